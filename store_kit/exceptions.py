@@ -133,3 +133,7 @@ class DependencyCycle(Invalid):
 
 class ImageProtected(Forbidden):
     """The image is protected and cannot be deleted."""
+
+
+class CatalogUnavailable(StoreKitError):
+    """The catalog database failed or could not be reached."""

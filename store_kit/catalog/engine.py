@@ -1,0 +1,129 @@
+"""Engines and transactions: per-engine set-up, retries, error translation.
+
+Every catalog call runs as one function inside one transaction
+(:func:`run_in_transaction`). Serialisation failures and deadlocks are
+retried at that boundary; a unique-key race is retried too (the retry sees
+the winner's row and reports a clean :class:`~store_kit.exceptions.Duplicate`).
+No raw driver error leaves this module.
+"""
+
+import os
+import random
+import time
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc as sa_exc
+from sqlalchemy.pool import StaticPool
+
+from store_kit import exceptions
+
+WRITE_OPTION = 'store_kit_write'
+MAX_ATTEMPTS = 12
+
+
+def make_engine(url):
+    """Create the engine for ``url`` with the settings its dialect needs."""
+    u = sa.engine.make_url(url)
+    backend = u.get_backend_name()
+    if backend == 'sqlite':
+        return _sqlite_engine(u)
+    kwargs = {'pool_pre_ping': True, 'future': True}
+    if backend in ('mysql', 'mariadb'):
+        # Same isolation as PostgreSQL's default: each statement sees the
+        # latest committed rows once a lock is granted.
+        kwargs['isolation_level'] = 'READ COMMITTED'
+    return sa.create_engine(u, **kwargs)
+
+
+def _sqlite_engine(u):
+    memory = u.database in (None, '', ':memory:')
+    if memory:
+        engine = sa.create_engine(u, poolclass=StaticPool,
+                                  connect_args={'check_same_thread': False})
+    else:
+        parent = os.path.dirname(os.path.abspath(u.database))
+        os.makedirs(parent, exist_ok=True)
+        engine = sa.create_engine(u, connect_args={'check_same_thread': False,
+                                                   'timeout': 30})
+
+    @event.listens_for(engine, 'connect')
+    def _on_connect(dbapi_conn, _record):
+        # Take transaction control away from pysqlite: we emit BEGIN ourselves.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute('PRAGMA journal_mode=WAL')
+            cur.execute('PRAGMA synchronous=NORMAL')
+        cur.execute('PRAGMA foreign_keys=ON')
+        cur.execute('PRAGMA busy_timeout=30000')
+        cur.close()
+
+    @event.listens_for(engine, 'begin')
+    def _on_begin(conn):
+        # Writers take the write lock up front: no deadlock-prone upgrade.
+        write = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql('BEGIN IMMEDIATE' if write else 'BEGIN')
+
+    return engine
+
+
+def _driver_code(err):
+    orig = getattr(err, 'orig', None)
+    for attr in ('sqlstate',):          # psycopg 3
+        code = getattr(orig, attr, None)
+        if code:
+            return str(code)
+    args = getattr(orig, 'args', ())
+    if args and isinstance(args[0], int):   # PyMySQL
+        return args[0]
+    return None
+
+
+def is_retryable(err):
+    """True for serialisation failures, deadlocks and busy SQLite files."""
+    if not isinstance(err, sa_exc.DBAPIError):
+        return False
+    code = _driver_code(err)
+    if code in ('40001', '40P01', 1213, 1205):
+        return True
+    msg = str(getattr(err, 'orig', err)).lower()
+    return 'database is locked' in msg or 'database is busy' in msg
+
+
+def translate(err, what='catalog'):
+    """Turn a driver error into a store_kit exception."""
+    if isinstance(err, sa_exc.IntegrityError):
+        msg = str(err.orig).lower()
+        if 'foreign key' in msg:
+            return exceptions.Invalid('%s refers to a row that does not exist' % what)
+        return exceptions.Duplicate('%s already exists' % what)
+    return exceptions.CatalogUnavailable('catalog database error during %s: %s'
+                                         % (what, type(getattr(err, 'orig', err)).__name__))
+
+
+def run_in_transaction(engine, fn, write=False, what='catalog'):
+    """Run ``fn(conn)`` in one transaction, retrying transient failures.
+
+    ``what`` names the operation in errors (e.g. ``member m1 of image X``).
+    """
+    integrity_retried = False
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    return fn(conn)
+        except sa_exc.IntegrityError as err:
+            # A concurrent insert won a unique-key race; re-run once so the
+            # function sees the committed row and answers from the data.
+            if write and not integrity_retried:
+                integrity_retried = True
+                continue
+            raise translate(err, what) from None
+        except sa_exc.DBAPIError as err:
+            if is_retryable(err) and attempt < MAX_ATTEMPTS - 1:
+                time.sleep(min(0.5, 0.005 * (2 ** attempt)) * random.random())
+                continue
+            raise translate(err, what) from None
+    raise exceptions.CatalogUnavailable('%s: too many retries' % what)

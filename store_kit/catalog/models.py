@@ -1,0 +1,148 @@
+"""The catalog schema: SQLAlchemy Core tables.
+
+The alembic migrations in ``migrations/versions`` build exactly this schema;
+``tests/catalog/test_migrations.py`` checks that the two agree.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql
+
+metadata = sa.MetaData()
+
+#: Microsecond timestamps everywhere (MariaDB DATETIME defaults to seconds).
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
+
+#: Location metadata: JSON, stored as JSONB on PostgreSQL.
+Json = sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')
+
+IMAGE_STATUSES = ('queued', 'saving', 'uploading', 'importing', 'active',
+                  'deactivated', 'killed', 'pending_delete', 'deleted')
+VISIBILITIES = ('private', 'shared', 'public', 'community')
+MEMBER_STATUSES = ('pending', 'accepted', 'rejected')
+LOCATION_STATUSES = ('active', 'pending_delete', 'deleted')
+
+#: Properties values are capped (as in the image API schema) so that the
+#: (name, value) filter index stays within every engine's key size limit.
+PROPERTY_VALUE_MAX = 255
+
+
+images = sa.Table(
+    'images', metadata,
+    sa.Column('id', sa.String(36), primary_key=True),
+    sa.Column('name', sa.String(255)),
+    sa.Column('status', sa.String(30), nullable=False),
+    sa.Column('visibility', sa.String(20), nullable=False),
+    sa.Column('owner', sa.String(255)),
+    sa.Column('size', sa.BigInteger),
+    sa.Column('virtual_size', sa.BigInteger),
+    sa.Column('checksum', sa.String(32)),
+    sa.Column('os_hash_algo', sa.String(64)),
+    sa.Column('os_hash_value', sa.String(128)),
+    sa.Column('disk_format', sa.String(20)),
+    sa.Column('container_format', sa.String(20)),
+    sa.Column('min_disk', sa.Integer, nullable=False),
+    sa.Column('min_ram', sa.Integer, nullable=False),
+    sa.Column('protected', sa.Boolean, nullable=False),
+    sa.Column('os_hidden', sa.Boolean, nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('deleted_at', Timestamp),
+    sa.Column('deleted', sa.Boolean, nullable=False),
+    sa.Index('ix_images_created_at_id', 'created_at', 'id'),
+    sa.Index('ix_images_updated_at_id', 'updated_at', 'id'),
+    sa.Index('ix_images_name', 'name'),
+    sa.Index('ix_images_status', 'status'),
+    sa.Index('ix_images_visibility', 'visibility'),
+    sa.Index('ix_images_owner', 'owner'),
+    sa.Index('ix_images_size', 'size'),
+    sa.Index('ix_images_virtual_size', 'virtual_size'),
+    sa.Index('ix_images_checksum', 'checksum'),
+    sa.Index('ix_images_os_hash_value', 'os_hash_value'),
+    sa.Index('ix_images_disk_format', 'disk_format'),
+    sa.Index('ix_images_container_format', 'container_format'),
+    sa.Index('ix_images_min_disk', 'min_disk'),
+    sa.Index('ix_images_min_ram', 'min_ram'),
+    sa.Index('ix_images_os_hidden', 'os_hidden'),
+    sa.Index('ix_images_deleted', 'deleted'),
+)
+
+properties = sa.Table(
+    'properties', metadata,
+    sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
+    sa.Column('name', sa.String(255), nullable=False),
+    sa.Column('value', sa.String(PROPERTY_VALUE_MAX)),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('deleted_at', Timestamp),
+    sa.Column('deleted', sa.Boolean, nullable=False),
+    sa.UniqueConstraint('image_id', 'name', name='uq_properties_image_id_name'),
+    sa.Index('ix_properties_name_value', 'name', 'value'),
+)
+
+tags = sa.Table(
+    'tags', metadata,
+    sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
+    sa.Column('value', sa.String(255), nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('deleted_at', Timestamp),
+    sa.Column('deleted', sa.Boolean, nullable=False),
+    sa.UniqueConstraint('image_id', 'value', name='uq_tags_image_id_value'),
+    sa.Index('ix_tags_value', 'value'),
+)
+
+locations = sa.Table(
+    'locations', metadata,
+    sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
+    sa.Column('url', sa.Text, nullable=False),
+    sa.Column('meta_data', Json),
+    sa.Column('status', sa.String(30), nullable=False),
+    sa.Column('delete_time', Timestamp),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('deleted_at', Timestamp),
+    # scrubber work claims
+    sa.Column('lease_owner', sa.String(255)),
+    sa.Column('lease_until', Timestamp),
+    sa.Column('attempts', sa.Integer, nullable=False),
+    sa.Column('last_error', sa.Text),
+    sa.Column('next_attempt_at', Timestamp),
+    sa.Index('ix_locations_image_id_status', 'image_id', 'status'),
+    sa.Index('ix_locations_status_delete_time', 'status', 'delete_time'),
+)
+
+members = sa.Table(
+    'members', metadata,
+    sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
+    sa.Column('member', sa.String(255), nullable=False),
+    sa.Column('can_share', sa.Boolean, nullable=False),
+    sa.Column('status', sa.String(20), nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('deleted_at', Timestamp),
+    sa.Column('deleted', sa.Boolean, nullable=False),
+    # one record per (image, member), live or deleted: re-adding revives it
+    sa.UniqueConstraint('image_id', 'member', name='uq_members_image_id_member'),
+    sa.Index('ix_members_member_status', 'member', 'status'),
+)
+
+dependencies = sa.Table(
+    'dependencies', metadata,
+    sa.Column('source_id', sa.String(36), sa.ForeignKey('images.id'), primary_key=True),
+    sa.Column('target_id', sa.String(36), sa.ForeignKey('images.id'), primary_key=True),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Index('ix_dependencies_target_id', 'target_id'),
+)
+
+#: Named rows locked FOR UPDATE to serialise changes of a shared structure
+#: (the dependency graph) on engines with row locks.
+locks = sa.Table(
+    'locks', metadata,
+    sa.Column('name', sa.String(64), primary_key=True),
+)
+
+DEPENDENCY_LOCK = 'dependencies'

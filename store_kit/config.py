@@ -1,0 +1,66 @@
+"""Option definitions and registration, and ``list_opts`` for the generator.
+
+The fixed options live in ``[DEFAULT]`` and ``[store_kit]``; each enabled
+store gets a group named after it holding its driver's options (registered
+by :func:`register_store_opts` when the registry is built, because the store
+names are only known once the config files are parsed).
+"""
+
+from oslo_config import cfg
+
+DRIVER_NAMESPACE = 'store_kit.drivers'
+FIXED_GROUPS = ('DEFAULT', 'store_kit')
+
+DEFAULT_OPTS = [
+    cfg.DictOpt('enabled_backends',
+                help='The stores to enable, as comma-separated '
+                     'name:driver pairs, e.g. "fast:file, cold:s3, web:http". '
+                     'Each name gets a config section of its own holding '
+                     'its driver\'s options. Order is kept.'),
+]
+
+STORE_KIT_OPTS = [
+    cfg.StrOpt('default_backend',
+               help='Name of the store that add() uses when none is given. '
+                    'Must be one of enabled_backends.'),
+    cfg.StrOpt('hashing_algorithm', default='sha512',
+               help='hashlib algorithm for the multihash of new images '
+                    '(os_hash_algo).'),
+]
+
+
+def register_opts(conf):
+    """Register the fixed options on *conf* (safe before or after parsing,
+    and safe to call twice)."""
+    conf.register_opts(DEFAULT_OPTS)
+    conf.register_opts(STORE_KIT_OPTS, group='store_kit')
+
+
+def store_options(driver_cls):
+    """All options a store of *driver_cls* has: common ones + the driver's."""
+    from store_kit import driver
+    return list(driver.COMMON_OPTIONS) + list(driver_cls.options)
+
+
+def register_store_opts(conf, name, driver_cls):
+    """Register the options of store *name* (driven by *driver_cls*)."""
+    conf.register_opts(store_options(driver_cls), group=name)
+
+
+def enabled_backends(conf):
+    """The ``enabled_backends`` dict, in config-file order."""
+    return conf.enabled_backends or {}
+
+
+def list_opts():
+    """Options for ``oslo-config-generator --namespace store_kit``.
+
+    The per-store sections are shown once per driver, in a section named
+    after the driver: name yours after the store instead.
+    """
+    from stevedore import extension
+    mgr = extension.ExtensionManager(DRIVER_NAMESPACE, invoke_on_load=False)
+    groups = [('DEFAULT', DEFAULT_OPTS), ('store_kit', STORE_KIT_OPTS)]
+    for ext in sorted(mgr, key=lambda e: e.name):
+        groups.append(('%s_store_example' % ext.name, store_options(ext.plugin)))
+    return groups

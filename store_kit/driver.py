@@ -1,0 +1,371 @@
+"""The Store base class, its capabilities, AddResult and the hashing reader.
+
+A driver subclasses :class:`Store`, declares its oslo.config options in
+``options``, its URL schemes in ``schemes``, its location class in
+``location_class`` and implements the ``_add/_get/_delete/_get_size`` hooks
+it supports.  The base class does the rest: argument checks, routing errors,
+hashing and size checking of incoming data.
+"""
+
+import dataclasses
+import enum
+import hashlib
+import logging
+import queue
+import threading
+
+from oslo_config import cfg
+
+from store_kit import exceptions
+from store_kit import location as loc_mod
+
+LOG = logging.getLogger(__name__)
+
+#: Options every store has, whatever its driver.
+COMMON_OPTIONS = [
+    cfg.IntOpt('weight', default=0,
+               help='Preference when an image has copies in several stores: '
+                    'after the default store, higher weight is read first.'),
+    cfg.StrOpt('description', default='',
+               help='Free text shown by `store-kit stores`.'),
+]
+
+DEFAULT_BLOCK_SIZE = 1 << 20
+
+
+class Capabilities(enum.Flag):
+    """What a store can do."""
+
+    NONE = 0
+    READ = enum.auto()
+    READ_OFFSET = enum.auto()
+    WRITE = enum.auto()
+    DELETE = enum.auto()
+    ALL = READ | READ_OFFSET | WRITE | DELETE
+
+
+@dataclasses.dataclass(frozen=True)
+class AddResult:
+    """What ``Store.add`` returns.
+
+    ``checksum`` is the md5 hex digest, ``multihash`` the hex digest of the
+    requested hashing algorithm; ``metadata['store']`` names the store.
+    """
+
+    url: str
+    size: int
+    checksum: str
+    multihash: str
+    metadata: dict
+
+    def __iter__(self):
+        # Allows ``url, size, checksum, multihash, metadata = result``.
+        return iter(dataclasses.astuple(self))
+
+
+def new_hash(algo):
+    """hashlib object for *algo*, or :class:`Invalid` naming it."""
+    try:
+        h = hashlib.new(algo)
+    except (ValueError, TypeError):
+        raise exceptions.Invalid('unsupported hashing algorithm %r' % (algo,))
+    if h.digest_size == 0:  # shake_* need a length: not usable as multihash
+        raise exceptions.Invalid('unsupported hashing algorithm %r' % (algo,))
+    return h
+
+
+class _HashWorker(threading.Thread):
+    """Feeds blocks to one hash object in its own thread.
+
+    hashlib releases the GIL on large buffers, so two workers hash the same
+    block at the same time on two cores while the caller does I/O.
+    """
+
+    _STOP = object()
+
+    def __init__(self, hasher, depth):
+        super().__init__(daemon=True, name='store-kit-hash-%s' % hasher.name)
+        self.hasher = hasher
+        self.queue = queue.Queue(maxsize=depth)
+
+    def run(self):
+        update = self.hasher.update
+        get = self.queue.get
+        while True:
+            block = get()
+            if block is self._STOP:
+                return
+            update(block)
+
+    def stop(self):
+        self.queue.put(self._STOP)
+        self.join()
+
+
+class HashingReader:
+    """Iterate input data in blocks while hashing and counting it.
+
+    *data* is a binary file object (anything with ``read``) or an iterable of
+    bytes.  Iterating yields ``bytes`` blocks of exactly *block_size* bytes
+    (the last may be shorter).  When *size* is non-zero the data must be
+    exactly that long: longer data raises :class:`SizeMismatch` before the
+    excess block is yielded, shorter data raises it at the end.  After a full
+    iteration ``size``, ``checksum`` (md5) and ``multihash`` are set.
+
+    md5 and the multihash run in two threads so they overlap each other and
+    the caller's I/O; at most *depth* blocks wait in each queue.
+    """
+
+    def __init__(self, data, size=0, hashing_algo='sha512',
+                 block_size=DEFAULT_BLOCK_SIZE, depth=4):
+        if size is None or size < 0:
+            raise exceptions.Invalid('image size must be >= 0, got %r'
+                                     % (size,))
+        if block_size <= 0:
+            raise exceptions.Invalid('block size must be > 0, got %r'
+                                     % (block_size,))
+        self._data = data
+        self.expected_size = int(size)
+        self.hashing_algo = hashing_algo
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._multi = new_hash(hashing_algo)
+        self.block_size = block_size
+        self._depth = depth
+        self.size = 0
+        self.checksum = None
+        self.multihash = None
+        self._workers = []
+
+    def __iter__(self):
+        self._workers = [_HashWorker(self._md5, self._depth),
+                         _HashWorker(self._multi, self._depth)]
+        for w in self._workers:
+            w.start()
+        completed = False
+        try:
+            for block in self._blocks():
+                self.size += len(block)
+                if self.expected_size and self.size > self.expected_size:
+                    raise exceptions.SizeMismatch(self.expected_size,
+                                                  'more than %d'
+                                                  % self.expected_size)
+                for w in self._workers:
+                    w.queue.put(block)
+                yield block
+            if self.expected_size and self.size != self.expected_size:
+                raise exceptions.SizeMismatch(self.expected_size, self.size)
+            completed = True
+        finally:
+            self._stop_workers()
+            if completed:
+                self.checksum = self._md5.hexdigest()
+                self.multihash = self._multi.hexdigest()
+
+    def _stop_workers(self):
+        workers, self._workers = self._workers, []
+        for w in workers:
+            w.stop()
+
+    def close(self):
+        """Stop the hash threads early (safe to call twice)."""
+        self._stop_workers()
+
+    def _blocks(self):
+        bs = self.block_size
+        read = getattr(self._data, 'read', None)
+        if read is not None:
+            while True:
+                block = read(bs)
+                if not block:
+                    return
+                while len(block) < bs:
+                    more = read(bs - len(block))
+                    if not more:
+                        yield bytes(block)
+                        return
+                    block += more
+                yield bytes(block)
+        buf = bytearray()
+        for chunk in self._data:
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise exceptions.Invalid('image data must be bytes, got %s'
+                                         % type(chunk).__name__)
+            if not buf and len(chunk) == bs:
+                yield bytes(chunk)
+                continue
+            buf += chunk
+            while len(buf) >= bs:
+                yield bytes(buf[:bs])
+                del buf[:bs]
+        if buf:
+            yield bytes(buf)
+
+
+class ChunkIterator:
+    """An iterator of bytes with ``close()`` that releases its resource."""
+
+    def __init__(self, gen, closer=None):
+        self._gen = gen
+        self._closer = closer
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._gen)
+
+    def close(self):
+        try:
+            self._gen.close()
+        finally:
+            if self._closer is not None:
+                closer, self._closer = self._closer, None
+                closer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def check_range(offset, length):
+    """Validate a read range; return (offset, length)."""
+    if offset is None:
+        offset = 0
+    if not isinstance(offset, int) or offset < 0:
+        raise exceptions.Invalid('offset must be an integer >= 0, got %r'
+                                 % (offset,))
+    if length is not None and (not isinstance(length, int) or length < 0):
+        raise exceptions.Invalid('length must be an integer >= 0 or None, '
+                                 'got %r' % (length,))
+    return offset, length
+
+
+def range_size(total, offset, length):
+    """How many bytes a read of (offset, length) yields from *total*."""
+    if offset > total:
+        raise exceptions.Invalid('offset %d is past the end of the data '
+                                 '(%d bytes)' % (offset, total))
+    remaining = total - offset
+    return remaining if length is None else min(length, remaining)
+
+
+class Store:
+    """Base class of every driver.  One instance per configured store.
+
+    Subclasses set ``driver_name``, ``schemes``, ``options``,
+    ``capabilities`` and ``location_class``, compute their URL prefixes in
+    ``configure()`` and implement the hooks they support.
+    """
+
+    driver_name = None
+    schemes = ()
+    options = []
+    capabilities = Capabilities.NONE
+    location_class = loc_mod.StoreLocation
+
+    def __init__(self, conf, name):
+        self.conf = conf
+        self.name = name
+        self.url_prefixes = []
+        self.configure()
+        if not self.url_prefixes:
+            raise exceptions.BadStoreConfiguration(
+                name, None, 'driver %r computed no URL prefix'
+                % self.driver_name)
+
+    # -- helpers for subclasses -------------------------------------------
+
+    @property
+    def group(self):
+        """This store's option group (``conf[<store name>]``)."""
+        return self.conf[self.name]
+
+    def bad_option(self, option, reason):
+        """A :class:`BadStoreConfiguration` for one of our options."""
+        return exceptions.BadStoreConfiguration(self.name, option, reason)
+
+    @property
+    def url_prefix(self):
+        """The first (main) URL prefix."""
+        return self.url_prefixes[0]
+
+    @property
+    def read_only(self):
+        return not (self.capabilities & Capabilities.WRITE)
+
+    def parse_location(self, url):
+        """Parse *url* into this driver's location class."""
+        return self.location_class.from_url(url, self.name)
+
+    def __repr__(self):
+        return '<%s %s %s>' % (type(self).__name__, self.name,
+                               ' '.join(self.url_prefixes))
+
+    # -- public API --------------------------------------------------------
+
+    def configure(self):
+        """Read options, set ``url_prefixes``.  Raise BadStoreConfiguration."""
+        raise NotImplementedError
+
+    def check_reachable(self):
+        """Return ``(True, '')`` or ``(False, reason)``; never raises."""
+        return True, ''
+
+    def add(self, image_id, data, size=0, hashing_algo='sha512'):
+        """Store *data* under *image_id*; return an :class:`AddResult`."""
+        if not self.capabilities & Capabilities.WRITE:
+            raise exceptions.ReadOnlyStore(
+                'store %r (%s) is read-only: cannot add image %s'
+                % (self.name, self.driver_name, image_id))
+        if not image_id or not isinstance(image_id, str) or (
+                '/' in image_id or image_id in ('.', '..')):
+            raise exceptions.Invalid('bad image id %r' % (image_id,))
+        reader = HashingReader(data, size, hashing_algo,
+                               block_size=self.write_block_size())
+        try:
+            url = self._add(image_id, reader)
+        finally:
+            reader.close()
+        return AddResult(url, reader.size, reader.checksum, reader.multihash,
+                         {'store': self.name})
+
+    def write_block_size(self):
+        """Block size the hashing reader yields to ``_add``."""
+        return DEFAULT_BLOCK_SIZE
+
+    def get(self, url, offset=0, length=None):
+        """Return ``(iterator of bytes, size it will yield)``."""
+        offset, length = check_range(offset, length)
+        if offset and not self.capabilities & Capabilities.READ_OFFSET:
+            raise exceptions.Invalid('store %r cannot read from an offset'
+                                     % self.name)
+        return self._get(self.parse_location(url), offset, length)
+
+    def delete(self, url):
+        """Delete the data at *url*; NotFound when it is not there."""
+        if not self.capabilities & Capabilities.DELETE:
+            raise exceptions.ReadOnlyStore(
+                'store %r (%s) is read-only: cannot delete %s'
+                % (self.name, self.driver_name, loc_mod.redact(url)))
+        self._delete(self.parse_location(url))
+
+    def get_size(self, url):
+        """Size in bytes of the data at *url*."""
+        return self._get_size(self.parse_location(url))
+
+    # -- hooks -------------------------------------------------------------
+
+    def _add(self, image_id, reader):
+        """Consume *reader* (a HashingReader) fully; return the URL."""
+        raise NotImplementedError
+
+    def _get(self, location, offset, length):
+        raise NotImplementedError
+
+    def _delete(self, location):
+        raise NotImplementedError
+
+    def _get_size(self, location):
+        raise NotImplementedError

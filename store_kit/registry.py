@@ -1,0 +1,234 @@
+"""StoreRegistry: loads the enabled stores, builds the location map and the
+prefix index, and routes data calls to the store that owns a URL."""
+
+import logging
+import re
+import threading
+
+from oslo_config import cfg
+from stevedore import extension
+
+from store_kit import config
+from store_kit import driver as driver_mod
+from store_kit import exceptions
+from store_kit import location
+from store_kit import resolver as resolver_mod
+
+LOG = logging.getLogger(__name__)
+
+_STORE_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+_GLOBAL = {'map': {}, 'registry': None}
+_GLOBAL_LOCK = threading.Lock()
+_DRIVERS = {}
+
+
+def available_drivers():
+    """``{entry point name: driver class}`` of ``store_kit.drivers``."""
+    if not _DRIVERS:
+        mgr = extension.ExtensionManager(
+            config.DRIVER_NAMESPACE, invoke_on_load=False,
+            on_load_failure_callback=_log_load_failure)
+        _DRIVERS.update((ext.name, ext.plugin) for ext in mgr)
+    return dict(_DRIVERS)
+
+
+def _log_load_failure(manager, entrypoint, exc):
+    LOG.warning('could not load store driver %r: %s', entrypoint.name, exc)
+
+
+def get_location_map():
+    """The location map of the last registry created in this process."""
+    return _GLOBAL['map']
+
+
+def get_registry():
+    """The last :class:`StoreRegistry` created in this process, or None."""
+    return _GLOBAL['registry']
+
+
+def _check_option_values(conf, name, driver_cls):
+    """Read every option of store *name* so bad values fail now, clearly."""
+    for opt in config.store_options(driver_cls):
+        try:
+            getattr(conf[name], opt.dest)
+        except (cfg.ConfigFileValueError, ValueError) as exc:
+            reason = 'invalid value'
+            if not opt.secret:
+                reason += ': %s' % exc
+            raise exceptions.BadStoreConfiguration(name, opt.name, reason)
+
+
+def create_stores(conf):
+    """Build a :class:`StoreRegistry` from parsed config *conf*.
+
+    Fails fast with :class:`BadStoreConfiguration` (naming section and
+    option) on anything wrong in the store configuration.  Stores whose
+    remote end is unreachable still load.
+    """
+    config.register_opts(conf)
+    try:
+        enabled = config.enabled_backends(conf)
+    except (cfg.ConfigFileValueError, ValueError) as exc:
+        raise exceptions.BadStoreConfiguration('DEFAULT', 'enabled_backends',
+                                               'invalid value: %s' % exc)
+    if not enabled:
+        raise exceptions.BadStoreConfiguration(
+            'DEFAULT', 'enabled_backends',
+            'no store enabled; set e.g. "enabled_backends = fast:file"')
+    drivers = available_drivers()
+    stores = {}
+    for name, driver_name in enabled.items():
+        name = name.strip()
+        if not _STORE_NAME_RE.match(name):
+            raise exceptions.BadStoreConfiguration(
+                'DEFAULT', 'enabled_backends', 'bad store name %r' % name)
+        if name in config.FIXED_GROUPS or name.lower() == 'default':
+            raise exceptions.BadStoreConfiguration(
+                'DEFAULT', 'enabled_backends',
+                'store name %r clashes with the fixed section [%s]'
+                % (name, name))
+        driver_cls = drivers.get((driver_name or '').strip())
+        if driver_cls is None:
+            raise exceptions.BadStoreConfiguration(
+                'DEFAULT', 'enabled_backends',
+                'unknown driver %r for store %r (known drivers: %s)'
+                % (driver_name, name, ', '.join(sorted(drivers))))
+        config.register_store_opts(conf, name, driver_cls)
+        _check_option_values(conf, name, driver_cls)
+        stores[name] = driver_cls(conf, name)
+
+    default = conf.store_kit.default_backend
+    if not default:
+        raise exceptions.BadStoreConfiguration(
+            'store_kit', 'default_backend',
+            'not set; choose one of %s' % ', '.join(stores))
+    if default not in stores:
+        raise exceptions.BadStoreConfiguration(
+            'store_kit', 'default_backend',
+            '%r is not an enabled store (enabled: %s)'
+            % (default, ', '.join(stores)))
+    algo = conf.store_kit.hashing_algorithm
+    try:
+        driver_mod.new_hash(algo)
+    except exceptions.Invalid:
+        raise exceptions.BadStoreConfiguration(
+            'store_kit', 'hashing_algorithm',
+            'unsupported hashing algorithm %r' % algo)
+    registry = StoreRegistry(stores, default, hashing_algo=algo)
+    with _GLOBAL_LOCK:
+        _GLOBAL['map'] = registry.location_map
+        _GLOBAL['registry'] = registry
+    return registry
+
+
+class StoreRegistry:
+    """The enabled stores, in config order, and routing between them."""
+
+    def __init__(self, stores, default_name, hashing_algo='sha512'):
+        self._stores = dict(stores)
+        self._default_name = default_name
+        self.hashing_algo = hashing_algo
+        self.index = resolver_mod.PrefixIndex()
+        for name, store in self._stores.items():
+            families = getattr(store, 'catch_all_families', ())
+            if families:
+                self.index.add_catch_all(families, name)
+            else:
+                for prefix in store.url_prefixes:
+                    self.index.add_prefix(prefix, name)
+        self.location_map = {
+            name: {'store': store,
+                   'store_entry': store.driver_name,
+                   'location_class': store.location_class}
+            for name, store in self._stores.items()}
+
+    # -- lookup ------------------------------------------------------------
+
+    def names(self):
+        """Store names in config order."""
+        return list(self._stores)
+
+    def __getitem__(self, name):
+        try:
+            return self._stores[name]
+        except (KeyError, TypeError):
+            raise exceptions.UnknownStore(name, list(self._stores))
+
+    def __contains__(self, name):
+        return name in self._stores
+
+    def __iter__(self):
+        return iter(self._stores.values())
+
+    def __len__(self):
+        return len(self._stores)
+
+    @property
+    def default(self):
+        """The ``default_backend`` store."""
+        return self._stores[self._default_name]
+
+    def resolve(self, url):
+        """Name of the store that owns *url*, or ``None``."""
+        return self.index.lookup(url)
+
+    def backfill(self, locations):
+        """Fill ``metadata['store']`` in place where missing or stale.
+
+        A location whose metadata names an enabled store is left alone; so is
+        one no store owns.  Returns how many locations were changed.
+        """
+        changed = 0
+        for loc in locations:
+            metadata = loc.get('metadata')
+            if metadata is None:
+                metadata = {}
+            if metadata.get('store') in self._stores:
+                continue
+            name = self.index.lookup(loc.get('url'))
+            if name is None:
+                continue
+            metadata['store'] = name
+            loc['metadata'] = metadata
+            changed += 1
+        return changed
+
+    def check_reachable(self):
+        """``{name: (reachable, reason)}`` for every store."""
+        return {name: store.check_reachable()
+                for name, store in self._stores.items()}
+
+    # -- data --------------------------------------------------------------
+
+    def _route(self, url, store):
+        if store is not None:
+            return self[store]
+        name = self.index.lookup(url)
+        if name is None:
+            raise exceptions.BadStoreUri('no enabled store owns location %s'
+                                         % location.redact(url))
+        return self._stores[name]
+
+    def add(self, image_id, data, size=0, store=None, hashing_algo=None):
+        """Add to *store* (the default store when None)."""
+        target = self.default if store is None else self[store]
+        return target.add(image_id, data, size,
+                          hashing_algo or self.hashing_algo)
+
+    def get(self, url, store=None, offset=0, length=None):
+        """Read from *store*, or from the store that owns *url*."""
+        return self._route(url, store).get(url, offset=offset, length=length)
+
+    def delete(self, url, store=None):
+        """Delete from *store*, or from the store that owns *url*."""
+        return self._route(url, store).delete(url)
+
+    def get_size(self, url, store=None):
+        """Size of the data at *url*."""
+        return self._route(url, store).get_size(url)
+
+    def __repr__(self):
+        return '<StoreRegistry %s default=%s>' % (
+            ', '.join('%s:%s' % (n, s.driver_name)
+                      for n, s in self._stores.items()),
+            self._default_name)

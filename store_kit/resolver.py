@@ -1,0 +1,89 @@
+"""The prefix index: which store owns a location URL.
+
+Prefixes are parsed with :mod:`store_kit.location` into a network key
+``(family, host, port)`` and a tuple of path segments, and stored in one trie
+per network key.  A lookup parses the URL once and walks at most as many
+trie nodes as the URL has path segments, so its cost does not depend on how
+many stores there are.  The deepest store seen on the walk wins (longest
+prefix at a segment boundary); catch-alls answer only when no prefix does.
+"""
+
+from store_kit import exceptions
+from store_kit import location
+
+_OWNER = ''   # trie key holding the owning store; never a path segment
+
+
+class PrefixIndex:
+    """Maps location URLs to store names by longest normalised prefix."""
+
+    def __init__(self):
+        self._tries = {}
+        self._catch_all = {}
+        self._prefix_of = {}
+
+    def add_prefix(self, prefix, store_name):
+        """Register *prefix* (a URL) as owned by *store_name*.
+
+        Two stores with the same normalised prefix is a
+        :class:`BadStoreConfiguration` naming both.
+        """
+        parsed = location.parse(prefix)
+        if parsed.segments is None:
+            raise exceptions.BadStoreConfiguration(
+                store_name, None, 'URL prefix %r climbs above the root'
+                % location.redact(prefix))
+        netkey, segments = parsed.key
+        node = self._tries.setdefault(netkey, {})
+        for seg in segments:
+            node = node.setdefault(seg, {})
+        owner = node.get(_OWNER)
+        if owner is not None and owner != store_name:
+            raise exceptions.BadStoreConfiguration(
+                store_name, None,
+                'stores %r and %r have the same URL prefix %s'
+                % (owner, store_name, self._describe(parsed)))
+        node[_OWNER] = store_name
+        self._prefix_of.setdefault(store_name, []).append(prefix)
+
+    def add_catch_all(self, families, store_name):
+        """Make *store_name* the fallback owner of every URL of *families*."""
+        for family in families:
+            owner = self._catch_all.get(family)
+            if owner is not None and owner != store_name:
+                raise exceptions.BadStoreConfiguration(
+                    store_name, None,
+                    'stores %r and %r are both catch-alls for %s:// URLs'
+                    % (owner, store_name, family))
+            self._catch_all[family] = store_name
+
+    @staticmethod
+    def _describe(parsed):
+        return '%s://%s%s' % (parsed.family, parsed.netloc, parsed.path)
+
+    def lookup(self, url):
+        """Name of the store owning *url*, or ``None``.
+
+        Malformed URLs and URLs whose ``..`` climbs out of every prefix are
+        owned by nobody.
+        """
+        try:
+            netkey, segments = location.match_key(url)
+        except exceptions.BadStoreUri:
+            return None
+        if segments is None:
+            return None
+        node = self._tries.get(netkey)
+        best = None
+        if node is not None:
+            best = node.get(_OWNER)
+            for seg in segments:
+                node = node.get(seg)
+                if node is None:
+                    break
+                owner = node.get(_OWNER)
+                if owner is not None:
+                    best = owner
+        if best is None:
+            best = self._catch_all.get(netkey[0])
+        return best

@@ -1,0 +1,25 @@
+"""Shared test helpers: build a config from text, a registry from a config."""
+
+import os
+import textwrap
+
+from oslo_config import cfg
+
+import store_kit
+
+
+def make_conf(tmp_path, text, name='store-kit.conf'):
+    """Write *text* (dedented) as a config file and return parsed ConfigOpts."""
+    path = os.path.join(str(tmp_path), name)
+    with open(path, 'w') as f:
+        f.write(textwrap.dedent(text))
+    conf = cfg.ConfigOpts()
+    store_kit.register_opts(conf)
+    conf(['--config-file', path], project='store-kit', default_config_files=[],
+         default_config_dirs=[])
+    return conf
+
+
+def make_registry(tmp_path, text):
+    """A StoreRegistry from config *text*."""
+    return store_kit.create_stores(make_conf(tmp_path, text))
