@@ -1,0 +1,290 @@
+"""The file store: images as files in one or several local directories.
+
+Writes go to a temp file in the target directory, are fsync'ed (unless
+disabled) and linked into place atomically without ever overwriting.  Every
+URL is confined: a path that resolves (symlinks included) outside all the
+store's datadirs is refused before any read or unlink.
+"""
+
+import contextlib
+import errno
+import logging
+import os
+import tempfile
+
+from oslo_config import cfg
+
+from store_kit import driver
+from store_kit import exceptions
+from store_kit import location
+
+LOG = logging.getLogger(__name__)
+
+OPTIONS = [
+    cfg.StrOpt('filesystem_store_datadir',
+               help='Directory holding the image files. Use either this or '
+                    'filesystem_store_datadirs.'),
+    cfg.MultiStrOpt('filesystem_store_datadirs',
+                    help='Several directories, one "path:priority" per line '
+                         '(repeat the option). New images go to the highest '
+                         'priority directory with room, and within a '
+                         'priority to the one with most free space.'),
+    cfg.IntOpt('filesystem_store_file_perm', default=0,
+               help='Permissions of new image files, written as octal '
+                    'digits (e.g. 640). 0 keeps the default (0600).'),
+    cfg.IntOpt('filesystem_store_chunk_size', default=64 * 1024, min=1,
+               help='Size in bytes of the chunks get() yields.'),
+    cfg.BoolOpt('filesystem_store_fsync', default=True,
+                help='fsync each new image file and its directory before '
+                     'add() returns. Turning it off is faster and loses '
+                     'recently added images on a power failure.'),
+]
+
+_WRITE_BLOCK = 1 << 20
+
+
+class FileLocation(location.StoreLocation):
+    """A ``file://`` location: ``path`` is the normalised absolute path."""
+
+    @property
+    def path(self):
+        return self.parsed.path
+
+
+class FileStore(driver.Store):
+    """Store images as files under one or several datadirs."""
+
+    driver_name = 'file'
+    schemes = ('file', 'filesystem')
+    options = OPTIONS
+    capabilities = driver.Capabilities.ALL
+    location_class = FileLocation
+
+    def configure(self):
+        group = self.group
+        single = group.filesystem_store_datadir
+        multi = group.filesystem_store_datadirs or []
+        if single and multi:
+            raise self.bad_option(
+                'filesystem_store_datadirs',
+                'set either filesystem_store_datadir or '
+                'filesystem_store_datadirs, not both')
+        if not single and not multi:
+            raise self.bad_option('filesystem_store_datadir',
+                                  'no datadir configured')
+        if single:
+            dirs = [(single, 0, 'filesystem_store_datadir')]
+        else:
+            dirs = [self._parse_datadir(entry) + ('filesystem_store_datadirs',)
+                    for entry in multi]
+        self.datadirs = []          # [(priority, realpath)]
+        seen = set()
+        for path, priority, option in dirs:
+            real = self._prepare_dir(path, option)
+            if real in seen:
+                raise self.bad_option(option, 'datadir %r listed twice' % path)
+            seen.add(real)
+            self.datadirs.append((priority, real))
+        self.url_prefixes = ['file://' + d for _, d in self.datadirs]
+        perm = group.filesystem_store_file_perm
+        if perm < 0 or any(c not in '01234567' for c in str(perm)) or (
+                int(str(perm), 8) > 0o777):
+            raise self.bad_option('filesystem_store_file_perm',
+                                  '%r is not an octal mode like 640' % perm)
+        self.file_perm = int(str(perm), 8) if perm else 0
+        self.chunk_size = group.filesystem_store_chunk_size
+        self.fsync = group.filesystem_store_fsync
+
+    def _parse_datadir(self, entry):
+        path, sep, prio = entry.strip().rpartition(':')
+        if not sep:
+            return entry.strip(), 0
+        try:
+            return path, int(prio)
+        except ValueError:
+            raise self.bad_option('filesystem_store_datadirs',
+                                  'priority %r of %r is not an integer'
+                                  % (prio, entry))
+
+    def _prepare_dir(self, path, option):
+        if not path or not os.path.isabs(path):
+            raise self.bad_option(option, 'datadir %r is not an absolute '
+                                          'path' % path)
+        try:
+            os.makedirs(path, mode=0o750, exist_ok=True)
+        except OSError as exc:
+            raise self.bad_option(option, 'cannot create datadir %r: %s'
+                                  % (path, exc.strerror))
+        if not os.path.isdir(path):
+            raise self.bad_option(option, '%r is not a directory' % path)
+        return os.path.realpath(path)
+
+    # -- confinement -------------------------------------------------------
+
+    def _confined_path(self, loc):
+        """The real path of *loc*, if it lies inside one of our datadirs."""
+        if loc.parsed.family != 'file' or loc.parsed.host or (
+                loc.parsed.segments is None):
+            raise exceptions.BadStoreUri('location %s is not a file of store '
+                                         '%r' % (location.redact(loc.url),
+                                                 self.name))
+        real = os.path.realpath(loc.parsed.path)
+        for _, datadir in self.datadirs:
+            if real.startswith(datadir + os.sep) and len(real) > len(datadir) + 1:
+                return real
+        raise exceptions.BadStoreUri('location %s is outside the datadirs of '
+                                     'store %r' % (loc.url, self.name))
+
+    # -- write -------------------------------------------------------------
+
+    def write_block_size(self):
+        return max(self.chunk_size, _WRITE_BLOCK)
+
+    def _choose_datadir(self, size):
+        """Highest priority dir with room; most free space within it."""
+        best = None
+        for priority, path in self.datadirs:
+            try:
+                st = os.statvfs(path)
+            except OSError as exc:
+                LOG.warning('store %s: cannot stat datadir %s: %s',
+                            self.name, path, exc)
+                continue
+            free = st.f_bavail * st.f_frsize
+            if free <= 0 or free < size:
+                continue
+            key = (priority, free)
+            if best is None or key > best[0]:
+                best = (key, path)
+        if best is None:
+            raise exceptions.StorageFull(
+                'store %r: no datadir has room for %d bytes'
+                % (self.name, size))
+        return best[1]
+
+    def _add(self, image_id, reader):
+        datadir = self._choose_datadir(reader.expected_size)
+        final = os.path.join(datadir, image_id)
+        if os.path.lexists(final):
+            raise exceptions.Duplicate('image %s already exists in store %r'
+                                       % (image_id, self.name))
+        fd, tmp = tempfile.mkstemp(dir=datadir, prefix='.%s.' % image_id,
+                                   suffix='.tmp')
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                for block in reader:        # input errors propagate as-is
+                    with self._write_errors(image_id, datadir):
+                        f.write(block)
+                with self._write_errors(image_id, datadir):
+                    f.flush()
+                    if self.file_perm:
+                        os.fchmod(f.fileno(), self.file_perm)
+                    if self.fsync:
+                        os.fsync(f.fileno())
+            with self._write_errors(image_id, datadir):
+                try:
+                    os.link(tmp, final)        # atomic, never overwrites
+                except FileExistsError:
+                    raise exceptions.Duplicate('image %s already exists in '
+                                               'store %r' % (image_id,
+                                                             self.name))
+                if self.fsync:
+                    _fsync_dir(datadir)
+        finally:
+            _unlink_quietly(tmp)
+        return 'file://' + final
+
+    @contextlib.contextmanager
+    def _write_errors(self, image_id, datadir):
+        """Turn OSErrors of our own writes into store_kit errors."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise exceptions.StorageFull(
+                    'store %r: no space to write image %s in %s (%s)'
+                    % (self.name, image_id, datadir, exc.strerror))
+            raise exceptions.BackendError(
+                'store %r: cannot write image %s in %s: %s'
+                % (self.name, image_id, datadir, exc.strerror),
+                code=errno.errorcode.get(exc.errno))
+
+    # -- read / delete -----------------------------------------------------
+
+    def _open(self, loc):
+        path = self._confined_path(loc)
+        try:
+            return open(path, 'rb', buffering=0), path
+        except FileNotFoundError:
+            raise exceptions.NotFound('image file %s not found in store %r'
+                                      % (loc.url, self.name))
+        except IsADirectoryError:
+            raise exceptions.BadStoreUri('location %s is a directory'
+                                         % loc.url)
+        except PermissionError:
+            raise exceptions.Forbidden('store %r may not read %s'
+                                       % (self.name, loc.url))
+
+    def _get(self, loc, offset, length):
+        f, _ = self._open(loc)
+        try:
+            total = os.fstat(f.fileno()).st_size
+            size = driver.range_size(total, offset, length)
+            if offset:
+                f.seek(offset)
+        except BaseException:
+            f.close()
+            raise
+        return driver.ChunkIterator(self._chunks(f, size), f.close), size
+
+    def _chunks(self, f, size):
+        remaining = size
+        chunk = self.chunk_size
+        while remaining > 0:
+            data = f.read(min(chunk, remaining))
+            if not data:
+                raise exceptions.SizeMismatch(size, size - remaining,
+                                              what='file %s' % f.name)
+            remaining -= len(data)
+            yield data
+        f.close()
+
+    def _get_size(self, loc):
+        path = self._confined_path(loc)
+        try:
+            return os.stat(path).st_size
+        except FileNotFoundError:
+            raise exceptions.NotFound('image file %s not found in store %r'
+                                      % (loc.url, self.name))
+
+    def _delete(self, loc):
+        path = self._confined_path(loc)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            raise exceptions.NotFound('image file %s not found in store %r'
+                                      % (loc.url, self.name))
+        except PermissionError:
+            raise exceptions.Forbidden('store %r may not delete %s'
+                                       % (self.name, loc.url))
+
+    def check_reachable(self):
+        for _, path in self.datadirs:
+            if not os.access(path, os.W_OK | os.X_OK):
+                return False, 'datadir %s is not writable' % path
+        return True, ''
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
