@@ -1,0 +1,464 @@
+"""The Catalog: the image database API.
+
+Each public method runs in exactly one transaction (see
+:func:`store_kit.catalog.engine.run_in_transaction`) and returns plain dicts.
+Images come back with ``properties`` (a dict), ``locations`` (active ones
+only, as ``{'id', 'url', 'metadata', 'status'}``) and ``tags``.
+"""
+
+import uuid
+
+import sqlalchemy as sa
+
+from store_kit import exceptions
+from store_kit.catalog import filters as filtering
+from store_kit.catalog import models, schema, visibility
+from store_kit.catalog.dependencies import DependenciesMixin
+from store_kit.catalog.engine import make_engine, run_in_transaction
+from store_kit.catalog.locations import LocationsMixin
+from store_kit.catalog.members import MembersMixin
+from store_kit.catalog.rows import (check_keys, image_values, location_dict,
+                                    utcnow)
+
+images = models.images
+properties = models.properties
+tags = models.tags
+locations = models.locations
+members = models.members
+
+CHILDREN = ('properties', 'tags', 'locations')
+
+
+class Catalog(MembersMixin, LocationsMixin, DependenciesMixin):
+    """The image catalog on one database.
+
+    ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://``,
+    ``mysql+pymysql://``). ``resolver`` (optional) has ``resolve(url)`` and
+    ``names()``; with it, reads fill in missing ``metadata['store']``.
+    """
+
+    def __init__(self, url, resolver=None):
+        self.url = str(url)
+        self.resolver = resolver
+        self.engine = make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+
+    def __repr__(self):
+        return 'Catalog(%r)' % (self.engine.url.render_as_string(hide_password=True),)
+
+    # -- schema -----------------------------------------------------------
+
+    def create_schema(self):
+        """Upgrade the database to the newest migration (alembic head)."""
+        schema.upgrade(self.engine)
+
+    def schema_version(self):
+        """The current alembic revision, or None for an empty database."""
+        return schema.current_revision(self.engine)
+
+    def dispose(self):
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    # -- plumbing shared by the mixins ------------------------------------
+
+    def _run(self, fn, write=False, what='catalog'):
+        return run_in_transaction(self.engine, fn, write=write, what=what)
+
+    @staticmethod
+    def _member_lookup(conn):
+        def status_of(image_id, member):
+            return conn.execute(
+                sa.select(members.c.status).where(
+                    members.c.image_id == image_id, members.c.member == member,
+                    members.c.deleted == sa.false())).scalar()
+        return status_of
+
+    def _image_row(self, conn, ctx, image_id, force_show_deleted=False,
+                   for_update=False, live=False):
+        """The image row as a dict, or ImageNotFound if the caller can't see it.
+
+        Soft-deleted images are seen by admins and with ``force_show_deleted``,
+        never when ``live`` is set (changes to deleted images).
+        """
+        query = sa.select(images).where(images.c.id == str(image_id))
+        if for_update:
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
+        if row is not None:
+            image = dict(row)
+            hidden = image['deleted'] and (live or not (force_show_deleted or ctx.is_admin))
+            if not hidden and visibility.is_visible(ctx, image, self._member_lookup(conn)):
+                return image
+        raise exceptions.ImageNotFound('image %s not found' % (image_id,))
+
+    @staticmethod
+    def _require_mutable(ctx, image, action='change'):
+        if not visibility.is_mutable(ctx, image):
+            raise exceptions.Forbidden('project %s may not %s image %s'
+                                       % (ctx.owner, action, image['id']))
+
+    def _lock_graph(self, conn):
+        """Serialise dependency-graph changes (SQLite writers already are)."""
+        if self.dialect != 'sqlite':
+            conn.execute(sa.select(models.locks.c.name)
+                         .where(models.locks.c.name == models.DEPENDENCY_LOCK)
+                         .with_for_update())
+
+    # -- reading ----------------------------------------------------------
+
+    def _hydrate(self, conn, rows, with_tags=True):
+        """Attach properties, active locations and tags to image rows."""
+        result = [dict(r) for r in rows]
+        if not result:
+            return result
+        by_id = {img['id']: img for img in result}
+        ids = list(by_id)
+        for img in result:
+            img['properties'] = {}
+            img['locations'] = []
+            if with_tags:
+                img['tags'] = []
+        for image_id, name, value in conn.execute(
+                sa.select(properties.c.image_id, properties.c.name, properties.c.value)
+                .where(properties.c.image_id.in_(ids), properties.c.deleted == sa.false())):
+            by_id[image_id]['properties'][name] = value
+        for row in conn.execute(
+                sa.select(locations.c.id, locations.c.image_id, locations.c.url,
+                          locations.c.meta_data, locations.c.status)
+                .where(locations.c.image_id.in_(ids), locations.c.status == 'active')
+                .order_by(locations.c.id)):
+            by_id[row.image_id]['locations'].append(location_dict(row))
+        if with_tags:
+            for image_id, value in conn.execute(
+                    sa.select(tags.c.image_id, tags.c.value)
+                    .where(tags.c.image_id.in_(ids), tags.c.deleted == sa.false())
+                    .order_by(tags.c.id)):
+                by_id[image_id]['tags'].append(value)
+        if self.resolver is not None:
+            self._backfill_on_read(conn, result)
+        return result
+
+    def _load(self, conn, ctx, image_id, **kwargs):
+        return self._hydrate(conn, [self._image_row(conn, ctx, image_id, **kwargs)])[0]
+
+    def image_get(self, ctx, image_id, force_show_deleted=False):
+        """One image, or ImageNotFound (missing and invisible look the same)."""
+        return self._run(lambda conn: self._load(conn, ctx, image_id,
+                                                 force_show_deleted=force_show_deleted),
+                         what='image %s' % (image_id,))
+
+    def image_get_all(self, ctx, filters=None, marker=None, limit=None, sort_key=None,
+                      sort_dir=None, member_status='accepted', is_public=None,
+                      admin_as_user=False, return_tag=False):
+        """A page of images visible to ``ctx``; see doc/catalog.md for filters."""
+        filters = dict(filters or {})
+        wanted = filters.pop('visibility', None)
+        if wanted is not None and wanted not in visibility.LIST_VISIBILITIES:
+            raise exceptions.Invalid('unknown visibility %r' % (wanted,))
+        if member_status not in models.MEMBER_STATUSES + ('all',):
+            raise exceptions.Invalid('unknown member_status %r' % (member_status,))
+        if limit is not None:
+            limit = filtering.parse_int('limit', limit)
+            if limit < 0:
+                raise exceptions.Invalid('limit %r is negative' % (limit,))
+        spec = filtering.sort_spec(sort_key, sort_dir)
+        clauses = filtering.filter_clauses(filters)
+        deleted = filtering.deleted_clause(filters)
+        if deleted is not None:
+            clauses.append(deleted)
+        if is_public is not None:
+            public = images.c.visibility == 'public'
+            clauses.append(public if filtering.parse_bool('is_public', is_public) else ~public)
+        clauses.append(visibility.sql_predicate(
+            ctx, mode='list', visibility=wanted, member_status=member_status,
+            admin_as_user=admin_as_user))
+
+        def fn(conn):
+            where = list(clauses)
+            if marker is not None:
+                try:
+                    marker_row = self._image_row(conn, ctx, marker, force_show_deleted=True)
+                except exceptions.ImageNotFound:
+                    raise exceptions.ImageNotFound('marker image %s not found' % (marker,)) \
+                        from None
+                where.append(filtering.after_marker(spec, marker_row))
+            query = sa.select(images).where(*where).order_by(*filtering.order_by(spec))
+            if limit is not None:
+                query = query.limit(limit)
+            rows = conn.execute(query).mappings().all()
+            return self._hydrate(conn, rows, with_tags=return_tag)
+        return self._run(fn, what='image list')
+
+    def is_image_visible(self, ctx, image, status=None):
+        """Whether ``ctx`` may see ``image`` (a dict with id, owner, visibility)."""
+        return self._run(lambda conn: visibility.is_visible(
+            ctx, image, self._member_lookup(conn), mode='get', member_status=status))
+
+    def is_image_mutable(self, ctx, image):
+        """Whether ``ctx`` may change ``image``: its owner or an admin."""
+        return visibility.is_mutable(ctx, image)
+
+    # -- writing images ---------------------------------------------------
+
+    def image_create(self, ctx, values):
+        """Create an image (with properties, tags and locations); returns it."""
+        values = dict(values)
+        check_keys('image', values, set(images.c.keys()) - {'deleted', 'deleted_at'},
+                   CHILDREN)
+        children = {k: values.pop(k) for k in CHILDREN if k in values}
+        now = utcnow()
+        row = image_values(values, create=True)
+        row.setdefault('id', str(uuid.uuid4()))
+        row.setdefault('owner', ctx.owner)
+        row.setdefault('created_at', now)
+        row.setdefault('updated_at', row['created_at'])
+        if not ctx.is_admin and row['owner'] != ctx.owner:
+            raise exceptions.Forbidden('project %s may not create an image owned by %s'
+                                       % (ctx.owner, row['owner']))
+
+        def fn(conn):
+            conn.execute(images.insert().values(row))
+            self._write_children(conn, row['id'], children, purge_props=False, now=now)
+            return self._hydrate(conn, [conn.execute(
+                sa.select(images).where(images.c.id == row['id'])).mappings().one()])[0]
+        return self._run(fn, write=True, what='image %s' % row['id'])
+
+    def image_update(self, ctx, image_id, values, purge_props=False, from_state=None):
+        """Change an image and its children in one transaction.
+
+        ``from_state`` makes it a compare-and-set on status (Conflict if the
+        image is in another status). ``purge_props`` drops properties not given.
+        """
+        values = dict(values)
+        check_keys('image', values,
+                   set(images.c.keys()) - {'id', 'created_at', 'deleted', 'deleted_at'},
+                   CHILDREN)
+        children = {k: values.pop(k) for k in CHILDREN if k in values}
+        cols = image_values(values, create=False)
+
+        def fn(conn):
+            image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
+            self._require_mutable(ctx, image)
+            if from_state is not None and image['status'] != from_state:
+                raise exceptions.Conflict('image %s is %s, not %s'
+                                          % (image_id, image['status'], from_state))
+            now = utcnow()
+            conn.execute(images.update().where(images.c.id == image['id'])
+                         .values({'updated_at': now, **cols}))
+            self._write_children(conn, image['id'], children, purge_props, now)
+            return self._load(conn, ctx, image['id'])
+        return self._run(fn, write=True, what='image %s' % (image_id,))
+
+    def _write_children(self, conn, image_id, children, purge_props, now):
+        if 'properties' in children or purge_props:
+            self._set_properties(conn, image_id, children.get('properties') or {},
+                                 purge_props, now)
+        if 'tags' in children:
+            self._set_tags(conn, image_id, children['tags'] or [], now)
+        if 'locations' in children:
+            self._replace_locations(conn, image_id, children['locations'] or [], now)
+
+    def image_destroy(self, ctx, image_id, delayed=False):
+        """Soft-delete an image with its properties, tags and members.
+
+        Active locations become ``deleted`` (``pending_delete`` with
+        ``delayed=True``, for the scrubber). Refused with ImageInUse while
+        another image depends on it; its own dependency edges are removed.
+        """
+        def fn(conn):
+            self._lock_graph(conn)
+            image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
+            self._require_mutable(ctx, image, 'delete')
+            if image['protected']:
+                raise exceptions.ImageProtected('image %s is protected' % (image_id,))
+            self._check_no_dependents(conn, image['id'])
+            now = utcnow()
+            self._drop_outgoing_edges(conn, image['id'])
+            self._retire_active_locations(conn, image['id'],
+                                          'pending_delete' if delayed else 'deleted', now)
+            pending = conn.execute(sa.select(sa.func.count()).where(
+                locations.c.image_id == image['id'],
+                locations.c.status == 'pending_delete')).scalar()
+            conn.execute(images.update().where(images.c.id == image['id']).values(
+                deleted=True, deleted_at=now, updated_at=now,
+                status='pending_delete' if pending else 'deleted'))
+            for table in (properties, tags, members):
+                conn.execute(table.update().where(
+                    table.c.image_id == image['id'], table.c.deleted == sa.false())
+                    .values(deleted=True, deleted_at=now, updated_at=now))
+            return self._load(conn, ctx, image['id'], force_show_deleted=True)
+        return self._run(fn, write=True, what='image %s' % (image_id,))
+
+    def image_restore(self, ctx, image_id):
+        """Bring a ``pending_delete`` image back to ``active``.
+
+        Its pending_delete locations become active again, and the properties,
+        tags and members removed by :meth:`image_destroy` come back. Conflict
+        if a scrubber holds a live lease on one of its locations.
+        """
+        def fn(conn):
+            image = self._image_row(conn, ctx, image_id, force_show_deleted=True,
+                                    for_update=True)
+            self._require_mutable(ctx, image, 'restore')
+            if image['status'] != 'pending_delete':
+                raise exceptions.Conflict('image %s is %s; only pending_delete images '
+                                          'can be restored' % (image_id, image['status']))
+            now = utcnow()
+            leased = conn.execute(sa.select(locations.c.id).where(
+                locations.c.image_id == image['id'],
+                locations.c.status == 'pending_delete',
+                locations.c.lease_until > now)).scalars().first()
+            if leased is not None:
+                raise exceptions.Conflict('image %s: location %s is being scrubbed'
+                                          % (image_id, leased))
+            conn.execute(locations.update().where(
+                locations.c.image_id == image['id'],
+                locations.c.status == 'pending_delete').values(
+                    status='active', delete_time=None, updated_at=now, lease_owner=None,
+                    lease_until=None, next_attempt_at=None))
+            if image['deleted']:
+                for table in (properties, tags, members):
+                    conn.execute(table.update().where(
+                        table.c.image_id == image['id'], table.c.deleted == sa.true(),
+                        table.c.deleted_at == image['deleted_at'])
+                        .values(deleted=False, deleted_at=None, updated_at=now))
+            conn.execute(images.update().where(images.c.id == image['id']).values(
+                status='active', deleted=False, deleted_at=None, updated_at=now))
+            return self._load(conn, ctx, image['id'])
+        return self._run(fn, write=True, what='image %s' % (image_id,))
+
+    # -- properties and tags ----------------------------------------------
+
+    def _set_properties(self, conn, image_id, props, purge, now):
+        if not isinstance(props, dict):
+            raise exceptions.Invalid('properties of image %s must be a dict, not %r'
+                                     % (image_id, type(props).__name__))
+        existing = {r.name: r for r in conn.execute(
+            sa.select(properties.c.id, properties.c.name, properties.c.value,
+                      properties.c.deleted).where(properties.c.image_id == image_id))}
+        inserts, changes = [], []
+        for name, value in props.items():
+            value = _property_value(image_id, name, value)
+            old = existing.get(name)
+            if old is None:
+                inserts.append({'image_id': image_id, 'name': name, 'value': value,
+                                'created_at': now, 'updated_at': now, 'deleted': False})
+            elif old.deleted or old.value != value:
+                changes.append({'b_id': old.id, 'b_value': value})
+        if inserts:
+            conn.execute(properties.insert(), inserts)
+        if changes:
+            conn.execute(properties.update().where(properties.c.id == sa.bindparam('b_id'))
+                         .values(value=sa.bindparam('b_value'), deleted=False,
+                                 deleted_at=None, updated_at=now), changes)
+        if purge:
+            gone = [r.id for name, r in existing.items() if name not in props]
+            if gone:
+                conn.execute(properties.delete().where(properties.c.id.in_(gone)))
+
+    def _set_tags(self, conn, image_id, values, now, replace=True):
+        if isinstance(values, str):
+            values = [values]
+        wanted = list(dict.fromkeys(_tag_value(image_id, v) for v in values))
+        existing = {r.value: r for r in conn.execute(
+            sa.select(tags.c.id, tags.c.value, tags.c.deleted)
+            .where(tags.c.image_id == image_id))}
+        new = [{'image_id': image_id, 'value': v, 'created_at': now, 'updated_at': now,
+                'deleted': False} for v in wanted if v not in existing]
+        if new:
+            conn.execute(tags.insert(), new)
+        revive = [existing[v].id for v in wanted if v in existing and existing[v].deleted]
+        if revive:
+            conn.execute(tags.update().where(tags.c.id.in_(revive))
+                         .values(deleted=False, deleted_at=None, updated_at=now))
+        if replace:
+            gone = [r.id for v, r in existing.items() if v not in wanted]
+            if gone:
+                conn.execute(tags.delete().where(tags.c.id.in_(gone)))
+
+    def _mutable_image(self, conn, ctx, image_id):
+        image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
+        self._require_mutable(ctx, image)
+        return image
+
+    def image_property_create(self, ctx, values):
+        """Set one property: ``values = {'image_id', 'name', 'value'}``."""
+        values = dict(values)
+        check_keys('property', values, {'image_id', 'name', 'value'})
+        for key in ('image_id', 'name'):
+            if key not in values:
+                raise exceptions.Invalid('property needs %r' % (key,))
+
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, values['image_id'])
+            self._set_properties(conn, image['id'], {values['name']: values.get('value')},
+                                 False, utcnow())
+            return {'image_id': image['id'], 'name': values['name'],
+                    'value': _property_value(image['id'], values['name'], values.get('value'))}
+        return self._run(fn, write=True, what='property %s of image %s'
+                         % (values['name'], values['image_id']))
+
+    def image_property_delete(self, ctx, prop_ref, image_ref):
+        """Remove property ``prop_ref`` (its name) from image ``image_ref``."""
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_ref)
+            done = conn.execute(properties.delete().where(
+                properties.c.image_id == image['id'], properties.c.name == prop_ref,
+                properties.c.deleted == sa.false())).rowcount
+            if not done:
+                raise exceptions.NotFound('image %s has no property %r' % (image_ref, prop_ref))
+        return self._run(fn, write=True, what='property %s of image %s' % (prop_ref, image_ref))
+
+    def image_tag_set_all(self, ctx, image_id, values):
+        """Replace the image's tags with ``values``."""
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_id)
+            self._set_tags(conn, image['id'], values, utcnow())
+        return self._run(fn, write=True, what='tags of image %s' % (image_id,))
+
+    def image_tag_create(self, ctx, image_id, value):
+        """Add one tag (adding an existing tag changes nothing); returns it."""
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_id)
+            self._set_tags(conn, image['id'], [value], utcnow(), replace=False)
+            return value
+        return self._run(fn, write=True, what='tag %r of image %s' % (value, image_id))
+
+    def image_tag_delete(self, ctx, image_id, value):
+        """Remove one tag; NotFound if the image does not carry it."""
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_id)
+            done = conn.execute(tags.delete().where(
+                tags.c.image_id == image['id'], tags.c.value == value,
+                tags.c.deleted == sa.false())).rowcount
+            if not done:
+                raise exceptions.NotFound('image %s has no tag %r' % (image_id, value))
+        return self._run(fn, write=True, what='tag %r of image %s' % (value, image_id))
+
+    def image_tag_get_all(self, ctx, image_id):
+        """The image's tags, in the order they were added."""
+        def fn(conn):
+            image = self._image_row(conn, ctx, image_id)
+            return list(conn.execute(sa.select(tags.c.value).where(
+                tags.c.image_id == image['id'], tags.c.deleted == sa.false())
+                .order_by(tags.c.id)).scalars())
+        return self._run(fn, what='tags of image %s' % (image_id,))
+
+
+def _property_value(image_id, name, value):
+    if not isinstance(name, str) or not name or len(name) > 255:
+        raise exceptions.Invalid('image %s: bad property name %r' % (image_id, name))
+    if value is None:
+        return None
+    value = value if isinstance(value, str) else str(value)
+    if len(value) > models.PROPERTY_VALUE_MAX:
+        raise exceptions.Invalid('image %s: property %r is longer than %d characters'
+                                 % (image_id, name, models.PROPERTY_VALUE_MAX))
+    return value
+
+
+def _tag_value(image_id, value):
+    if not isinstance(value, str) or not value or len(value) > 255:
+        raise exceptions.Invalid('image %s: bad tag %r' % (image_id, value))
+    return value

@@ -1,0 +1,211 @@
+"""Listing: filters, sort keys and keyset pagination over ``images``.
+
+Keyset pagination compares the sort-key tuple of each row with the marker
+row's. NULLs sort last in ascending and first in descending order: a nullable
+key ``k`` is compared as the pair ``(k IS NULL, k)``, so the marker condition
+stays exact with NULLs and no row is skipped or repeated. ``id`` is always the
+last key, which makes the order total.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+
+from store_kit import exceptions
+from store_kit.catalog import models
+
+images = models.images
+
+EQ_COLUMNS = ('id', 'name', 'status', 'visibility', 'owner', 'checksum',
+              'os_hash_algo', 'os_hash_value', 'disk_format', 'container_format')
+BOOL_COLUMNS = ('os_hidden', 'protected')
+NUMERIC_COLUMNS = ('size', 'virtual_size', 'min_disk', 'min_ram')
+TIME_COLUMNS = ('created_at', 'updated_at')
+SORT_KEYS = EQ_COLUMNS + BOOL_COLUMNS + NUMERIC_COLUMNS + TIME_COLUMNS
+TIME_OPERATORS = {'gt': '__gt__', 'gte': '__ge__', 'lt': '__lt__',
+                  'lte': '__le__', 'eq': '__eq__', 'neq': '__ne__'}
+#: filters handled by the caller of :func:`filter_clauses`
+SPECIAL = ('deleted', 'changes-since', 'properties', 'tags')
+
+
+def parse_bool(name, value):
+    """Accept real booleans and the usual strings."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('true', '1', 'yes', 'on'):
+        return True
+    if text in ('false', '0', 'no', 'off'):
+        return False
+    raise exceptions.Invalid('filter %s: %r is not a boolean' % (name, value))
+
+
+def parse_time(name, value):
+    """An ISO 8601 timestamp (aware ones are converted to naive UTC)."""
+    if isinstance(value, datetime.datetime):
+        ts = value
+    else:
+        try:
+            ts = datetime.datetime.fromisoformat(str(value).strip().replace('Z', '+00:00'))
+        except ValueError:
+            raise exceptions.Invalid('filter %s: %r is not an ISO 8601 time'
+                                     % (name, value)) from None
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return ts
+
+
+def parse_int(name, value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise exceptions.Invalid('filter %s: %r is not an integer' % (name, value)) from None
+
+
+def _in_list(value):
+    if isinstance(value, str) and value.startswith('in:'):
+        return [v.strip() for v in value[3:].split(',') if v.strip()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return None
+
+
+def _column_filter(name, value, parse):
+    col = images.c[name]
+    many = _in_list(value)
+    if many is not None:
+        return col.in_([parse(name, v) for v in many])
+    if value is None:
+        return col.is_(None)
+    return col == parse(name, value)
+
+
+def _time_filter(name, value):
+    col = images.c[name]
+    clauses = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        op, text = 'eq', item
+        if isinstance(item, str):
+            head, sep, rest = item.partition(':')
+            if sep and head.isalpha():
+                if head not in TIME_OPERATORS:
+                    raise exceptions.Invalid('filter %s: unknown operator %r (use %s)'
+                                             % (name, head, '/'.join(TIME_OPERATORS)))
+                op, text = head, rest
+        ts = parse_time(name, text)
+        clauses.append(getattr(col, TIME_OPERATORS[op])(ts))
+    return sa.and_(*clauses)
+
+
+def _child_exists(table, **eq):
+    cond = [table.c.image_id == images.c.id, table.c.deleted == sa.false()]
+    cond += [table.c[k] == v for k, v in eq.items()]
+    return sa.exists().where(*cond)
+
+
+def filter_clauses(filters):
+    """SQL clauses for every filter except visibility and ``deleted``."""
+    clauses = []
+    for name, value in (filters or {}).items():
+        if name in EQ_COLUMNS:
+            clauses.append(_column_filter(name, value, lambda n, v: v))
+        elif name in BOOL_COLUMNS:
+            clauses.append(_column_filter(name, value, parse_bool))
+        elif name in TIME_COLUMNS:
+            clauses.append(_time_filter(name, value))
+        elif name.endswith(('_min', '_max')) and name[:-4] in NUMERIC_COLUMNS:
+            col = images.c[name[:-4]]
+            bound = parse_int(name, value)
+            clauses.append(col >= bound if name.endswith('_min') else col <= bound)
+        elif name == 'changes-since':
+            clauses.append(images.c.updated_at >= parse_time(name, value))
+        elif name == 'properties':
+            if not isinstance(value, dict):
+                raise exceptions.Invalid('filter properties: %r is not a dict' % (value,))
+            for key, val in value.items():
+                clauses.append(_child_exists(models.properties, name=key,
+                                             value=None if val is None else str(val)))
+        elif name == 'tags':
+            tags = [value] if isinstance(value, str) else list(value)
+            for tag in tags:
+                clauses.append(_child_exists(models.tags, value=tag))
+        elif name == 'deleted':
+            continue
+        else:
+            raise exceptions.Invalid('unknown filter %r' % (name,))
+    return clauses
+
+
+def deleted_clause(filters):
+    """Deleted images are hidden unless ``deleted`` or ``changes-since`` is given."""
+    filters = filters or {}
+    if 'deleted' in filters:
+        if filters['deleted'] in ('all', None):
+            return None
+        return images.c.deleted == parse_bool('deleted', filters['deleted'])
+    if 'changes-since' in filters:
+        return None
+    return images.c.deleted == sa.false()
+
+
+def sort_spec(sort_key=None, sort_dir=None):
+    """Normalise sort keys and directions; ``id`` ends every order."""
+    keys = [sort_key] if isinstance(sort_key, str) else list(sort_key or ['created_at'])
+    dirs = [sort_dir] if isinstance(sort_dir, str) else list(sort_dir or [])
+    for key in keys:
+        if key not in SORT_KEYS:
+            raise exceptions.Invalid('unknown sort key %r (known: %s)'
+                                     % (key, ', '.join(SORT_KEYS)))
+    if not dirs:
+        dirs = ['desc'] * len(keys)
+    elif len(dirs) == 1:
+        dirs = dirs * len(keys)
+    elif len(dirs) != len(keys):
+        raise exceptions.Invalid('sort_dir %r does not match sort_key %r' % (sort_dir, sort_key))
+    for d in dirs:
+        if d not in ('asc', 'desc'):
+            raise exceptions.Invalid('unknown sort direction %r (asc or desc)' % (d,))
+    spec = list(zip(keys, dirs))
+    if 'id' not in keys:
+        spec.append(('id', dirs[0]))
+    return spec
+
+
+def _components(spec):
+    """Expand the spec into (expression, direction, key, is_null_flag) parts."""
+    parts = []
+    for key, direction in spec:
+        col = images.c[key]
+        if col.nullable:
+            flag = sa.case((col.is_(None), 1), else_=0)
+            parts.append((flag, direction, key, True))
+        parts.append((col, direction, key, False))
+    return parts
+
+
+def order_by(spec):
+    """ORDER BY clauses for ``spec`` (NULLs last ascending, first descending)."""
+    return [expr.asc() if d == 'asc' else expr.desc()
+            for expr, d, _key, _flag in _components(spec)]
+
+
+def after_marker(spec, marker_row):
+    """Rows strictly after ``marker_row`` (a mapping of the sort keys)."""
+    ors = []
+    equal = []
+    for expr, direction, key, is_flag in _components(spec):
+        value = marker_row[key]
+        if is_flag:
+            value = 1 if value is None else 0
+            after = expr > value if direction == 'asc' else expr < value
+            same = expr == value
+        elif value is None:
+            after = None                 # nothing sorts after NULL within NULLs
+            same = expr.is_(None)
+        else:
+            after = expr > value if direction == 'asc' else expr < value
+            same = expr == value
+        if after is not None:
+            ors.append(sa.and_(*equal, after))
+        equal.append(same)
+    return sa.or_(*ors) if ors else sa.false()

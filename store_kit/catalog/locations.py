@@ -1,0 +1,340 @@
+"""Image locations: status transitions, the scrubber's work queue, backfill.
+
+A location's ``status`` is the single source of truth:
+
+    active -> pending_delete | deleted
+    pending_delete -> deleted | active
+    deleted is final
+
+Only active locations are returned to callers. Pending deletes are claimed by
+scrubber processes with leases (``FOR UPDATE SKIP LOCKED`` where the engine
+has it, SQLite's single writer otherwise), so no row is worked on twice
+while its lease is live.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+
+from store_kit import exceptions
+from store_kit.catalog import models
+from store_kit.catalog.rows import check_keys, location_dict, utcnow
+
+locations = models.locations
+images = models.images
+
+TRANSITIONS = {
+    'active': {'active', 'pending_delete', 'deleted'},
+    'pending_delete': {'pending_delete', 'deleted', 'active'},
+    'deleted': set(),
+}
+
+#: Per-dialect SQL writing metadata['store'] without reading the row first.
+_SET_STORE_SQL = {
+    'sqlite': "UPDATE locations SET meta_data = json_set(coalesce(meta_data, '{}'), "
+              "'$.store', :store) WHERE id = :id",
+    'mysql': "UPDATE locations SET meta_data = JSON_SET(coalesce(meta_data, '{}'), "
+             "'$.store', :store) WHERE id = :id",
+    'postgresql': "UPDATE locations SET meta_data = jsonb_set(coalesce(meta_data, "
+                  "CAST('{}' AS jsonb)), '{store}', to_jsonb(CAST(:store AS text))) "
+                  "WHERE id = :id",
+}
+
+
+def check_transition(location_id, old, new):
+    """Invalid unless ``old -> new`` is an allowed status change."""
+    if new not in models.LOCATION_STATUSES:
+        raise exceptions.Invalid('unknown location status %r (one of %s)'
+                                 % (new, ', '.join(models.LOCATION_STATUSES)))
+    if new not in TRANSITIONS[old]:
+        raise exceptions.Invalid('location %s cannot go from %s to %s'
+                                 % (location_id, old, new))
+
+
+def _location_values(image_id, location, now):
+    check_keys('location', location, {'url', 'metadata', 'status'})
+    url = location.get('url')
+    if not isinstance(url, str) or not url:
+        raise exceptions.Invalid('image %s: location without a url' % (image_id,))
+    metadata = location.get('metadata') or {}
+    if not isinstance(metadata, dict):
+        raise exceptions.Invalid('image %s: location metadata must be a dict' % (image_id,))
+    status = location.get('status', 'active')
+    if status not in ('active', 'pending_delete'):
+        raise exceptions.Invalid('image %s: a new location is active or pending_delete, '
+                                 'not %r' % (image_id, status))
+    return {'image_id': image_id, 'url': url, 'meta_data': metadata, 'status': status,
+            'delete_time': now if status == 'pending_delete' else None,
+            'created_at': now, 'updated_at': now, 'attempts': 0}
+
+
+def _cutoff(older_than, now):
+    if older_than is None:
+        return now
+    if isinstance(older_than, datetime.datetime):
+        return older_than
+    return now - datetime.timedelta(seconds=float(older_than))
+
+
+class LocationsMixin:
+    """Location, scrubber and backfill methods of the Catalog."""
+
+    # -- transaction-internal helpers -------------------------------------
+
+    def _insert_location(self, conn, image_id, location, now):
+        values = _location_values(image_id, location, now)
+        new_id = conn.execute(locations.insert().values(values)).inserted_primary_key[0]
+        return {'id': new_id, 'url': values['url'], 'metadata': values['meta_data'],
+                'status': values['status']}
+
+    def _change_location(self, conn, image_id, location_id, now, status=None, **values):
+        row = conn.execute(sa.select(locations).where(
+            locations.c.id == location_id, locations.c.image_id == image_id)
+            .with_for_update()).first()
+        if row is None:
+            raise exceptions.LocationNotFound('image %s has no location %s'
+                                              % (image_id, location_id))
+        if values.get('delete_time', 0) is None:
+            del values['delete_time']
+        status = row.status if status is None else status
+        check_transition(location_id, row.status, status)
+        if status != row.status:
+            values['delete_time'] = values.get('delete_time') or (
+                now if status == 'pending_delete' else row.delete_time)
+            values['deleted_at'] = now if status == 'deleted' else None
+            if status == 'active':
+                values.update(delete_time=None, lease_owner=None, lease_until=None)
+        conn.execute(locations.update().where(locations.c.id == row.id)
+                     .values(status=status, updated_at=now, **values))
+        return location_dict(conn.execute(
+            sa.select(locations).where(locations.c.id == row.id)).one())
+
+    def _retire_active_locations(self, conn, image_id, status, now):
+        values = {'status': status, 'updated_at': now}
+        values.update({'delete_time': now} if status == 'pending_delete'
+                      else {'deleted_at': now})
+        conn.execute(locations.update().where(locations.c.image_id == image_id,
+                                              locations.c.status == 'active').values(values))
+
+    def _replace_locations(self, conn, image_id, wanted, now):
+        """Make ``wanted`` the image's active locations (image_update's ``locations``).
+
+        Entries with an ``id`` update that location, others match an active
+        location by url or are added; active locations not named become deleted.
+        """
+        current = {r.id: r for r in conn.execute(sa.select(locations).where(
+            locations.c.image_id == image_id, locations.c.status == 'active'))}
+        by_url = {r.url: r.id for r in current.values()}
+        kept = set()
+        for loc in wanted:
+            loc = dict(loc)
+            loc_id = loc.pop('id', None) or by_url.get(loc.get('url'))
+            if loc_id is None:
+                self._insert_location(conn, image_id, loc, now)
+                continue
+            check_keys('location', loc, {'url', 'metadata', 'status'})
+            changes = {}
+            if 'metadata' in loc:
+                changes['meta_data'] = loc['metadata'] or {}
+            if 'url' in loc:
+                changes['url'] = loc['url']
+            self._change_location(conn, image_id, loc_id, now, loc.get('status'), **changes)
+            kept.add(loc_id)
+        gone = [i for i in current if i not in kept]
+        if gone:
+            conn.execute(locations.update().where(locations.c.id.in_(gone)).values(
+                status='deleted', deleted_at=now, updated_at=now))
+
+    # -- the API -----------------------------------------------------------
+
+    def image_location_add(self, ctx, image_id, location):
+        """Add ``{'url', 'metadata', 'status'}`` to an image; returns it with its id."""
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_id)
+            now = utcnow()
+            loc = self._insert_location(conn, image['id'], dict(location), now)
+            conn.execute(images.update().where(images.c.id == image['id'])
+                         .values(updated_at=now))
+            return loc
+        return self._run(fn, write=True, what='location of image %s' % (image_id,))
+
+    def image_location_update(self, ctx, image_id, location):
+        """Change a location's ``metadata``, ``url`` or ``status`` (by ``location['id']``)."""
+        location = dict(location)
+        check_keys('location', location, {'id', 'url', 'metadata', 'status'})
+        if 'id' not in location:
+            raise exceptions.Invalid('image %s: location update needs an id' % (image_id,))
+        loc_id = location.pop('id')
+        changes = {}
+        if 'metadata' in location:
+            changes['meta_data'] = location['metadata'] or {}
+        if 'url' in location:
+            changes['url'] = location['url']
+
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_id)
+            return self._change_location(conn, image['id'], loc_id, utcnow(),
+                                         location.get('status'), **changes)
+        return self._run(fn, write=True, what='location %s of image %s' % (loc_id, image_id))
+
+    def image_location_delete(self, ctx, image_id, location_id, status, delete_time=None):
+        """Mark a location ``pending_delete`` (scrubbed later) or ``deleted``."""
+        if status not in ('pending_delete', 'deleted'):
+            raise exceptions.Invalid('location %s: delete status must be pending_delete or '
+                                     'deleted, not %r' % (location_id, status))
+
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_id)
+            self._change_location(conn, image['id'], location_id, utcnow(), status,
+                                  delete_time=delete_time)
+        return self._run(fn, write=True,
+                         what='location %s of image %s' % (location_id, image_id))
+
+    def user_get_storage_usage(self, ctx, owner, image_id=None):
+        """Bytes used by ``owner``: image size per active or pending_delete location.
+
+        ``image_id`` excludes that image (as in the seed API, for quota checks).
+        """
+        if not ctx.is_admin and ctx.owner != owner:
+            raise exceptions.Forbidden('project %s may not read the usage of %s'
+                                       % (ctx.owner, owner))
+        query = sa.select(sa.func.coalesce(sa.func.sum(images.c.size), 0)).select_from(
+            locations.join(images, images.c.id == locations.c.image_id)).where(
+            images.c.owner == owner,
+            locations.c.status.in_(('active', 'pending_delete')))
+        if image_id is not None:
+            query = query.where(images.c.id != image_id)
+        return self._run(lambda conn: int(conn.execute(query).scalar()),
+                         what='storage usage of %s' % (owner,))
+
+    # -- the scrubber's queue ----------------------------------------------
+
+    def claim_pending_deletes(self, owner, older_than=None, limit=100, lease_seconds=300):
+        """Lease up to ``limit`` pending_delete locations to worker ``owner``.
+
+        ``older_than`` is a datetime or a number of seconds: only locations
+        whose ``delete_time`` is at or before it are due. Rows leased to
+        someone else are skipped until the lease expires; rows that failed
+        wait for their ``next_attempt_at``. Returns dicts with id, image_id,
+        url, metadata, delete_time, attempts.
+        """
+        now = utcnow()
+        due = [locations.c.status == 'pending_delete',
+               sa.or_(locations.c.delete_time.is_(None),
+                      locations.c.delete_time <= _cutoff(older_than, now)),
+               sa.or_(locations.c.lease_until.is_(None), locations.c.lease_until < now),
+               sa.or_(locations.c.next_attempt_at.is_(None),
+                      locations.c.next_attempt_at <= now)]
+        until = now + datetime.timedelta(seconds=lease_seconds)
+
+        def fn(conn):
+            query = sa.select(locations).where(*due).order_by(locations.c.id).limit(limit)
+            if self.dialect != 'sqlite':
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            conn.execute(locations.update().where(
+                locations.c.id.in_([r.id for r in rows]), *due).values(
+                lease_owner=owner, lease_until=until))
+            return [{'id': r.id, 'image_id': r.image_id, 'url': r.url,
+                     'metadata': dict(r.meta_data or {}), 'delete_time': r.delete_time,
+                     'attempts': r.attempts} for r in rows]
+        return self._run(fn, write=True, what='claim of pending deletes by %s' % (owner,))
+
+    def complete_pending_delete(self, location_id, owner):
+        """Mark a leased location deleted; False if the lease was lost.
+
+        When it was the image's last pending_delete location and the image is
+        soft-deleted or pending_delete, the image becomes ``deleted``.
+        """
+        def fn(conn):
+            image_id = conn.execute(sa.select(locations.c.image_id).where(
+                locations.c.id == location_id)).scalar()
+            if image_id is None:
+                return False
+            # Lock the image first: completions of sibling locations serialise.
+            image = conn.execute(sa.select(images).where(images.c.id == image_id)
+                                 .with_for_update()).mappings().one()
+            now = utcnow()
+            done = conn.execute(locations.update().where(
+                locations.c.id == location_id, locations.c.status == 'pending_delete',
+                locations.c.lease_owner == owner).values(
+                status='deleted', deleted_at=now, updated_at=now,
+                lease_owner=None, lease_until=None)).rowcount
+            if not done:
+                return False
+            if image['deleted'] or image['status'] == 'pending_delete':
+                left = conn.execute(sa.select(sa.func.count()).where(
+                    locations.c.image_id == image_id,
+                    locations.c.status == 'pending_delete')).scalar()
+                if not left:
+                    conn.execute(images.update().where(images.c.id == image_id).values(
+                        status='deleted', deleted=True, updated_at=now,
+                        deleted_at=image['deleted_at'] or now))
+            return True
+        return self._run(fn, write=True, what='location %s' % (location_id,))
+
+    def fail_pending_delete(self, location_id, owner, error, retry_after_seconds=60):
+        """Record a failed delete attempt and release the lease; False if not ours."""
+        now = utcnow()
+
+        def fn(conn):
+            return bool(conn.execute(locations.update().where(
+                locations.c.id == location_id, locations.c.status == 'pending_delete',
+                locations.c.lease_owner == owner).values(
+                last_error=str(error)[:4000], attempts=locations.c.attempts + 1,
+                next_attempt_at=now + datetime.timedelta(seconds=retry_after_seconds),
+                lease_owner=None, lease_until=None, updated_at=now)).rowcount)
+        return self._run(fn, write=True, what='location %s' % (location_id,))
+
+    # -- backfill of metadata['store'] ---------------------------------------
+
+    def iter_legacy_locations(self, batch_size=1000, after_id=None):
+        """Yield lists of ``{'id', 'url', 'metadata'}`` of non-deleted locations.
+
+        Keyset by id, one short transaction per batch: memory stays flat and
+        the table is not held locked.
+        """
+        last = after_id
+        while True:
+            query = sa.select(locations.c.id, locations.c.url, locations.c.meta_data).where(
+                locations.c.status != 'deleted').order_by(locations.c.id).limit(batch_size)
+            if last is not None:
+                query = query.where(locations.c.id > last)
+            rows = self._run(lambda conn: conn.execute(query).all(), what='location scan')
+            if not rows:
+                return
+            yield [{'id': r.id, 'url': r.url, 'metadata': dict(r.meta_data or {})}
+                   for r in rows]
+            last = rows[-1].id
+
+    def _write_store_names(self, conn, updates):
+        sql = sa.text(_SET_STORE_SQL['mysql' if self.dialect == 'mariadb' else self.dialect])
+        conn.execute(sql, [{'id': loc_id, 'store': name} for loc_id, name in updates])
+
+    def backfill_batch(self, updates):
+        """Write ``metadata['store']`` for ``[(location_id, store_name), ...]``.
+
+        One transaction, one executemany; returns the number of updates.
+        """
+        updates = list(updates)
+        if updates:
+            self._run(lambda conn: self._write_store_names(conn, updates), write=True,
+                      what='backfill batch')
+        return len(updates)
+
+    def _backfill_on_read(self, conn, hydrated_images):
+        """Fill missing or stale metadata['store'] of the returned locations."""
+        enabled = set(self.resolver.names())
+        updates = []
+        for image in hydrated_images:
+            for loc in image['locations']:
+                if loc['metadata'].get('store') in enabled:
+                    continue
+                name = self.resolver.resolve(loc['url'])
+                if name and name != loc['metadata'].get('store'):
+                    loc['metadata']['store'] = name
+                    updates.append((loc['id'], name))
+        if updates:
+            self._write_store_names(conn, updates)

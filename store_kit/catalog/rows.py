@@ -1,0 +1,61 @@
+"""Row helpers: timestamps, value validation and row-to-dict conversion."""
+
+import datetime
+
+from store_kit import exceptions
+from store_kit.catalog import models
+
+_INT_COLUMNS = ('size', 'virtual_size', 'min_disk', 'min_ram')
+_BOOL_COLUMNS = ('protected', 'os_hidden')
+_TIME_COLUMNS = ('created_at', 'updated_at')
+_CHOICES = {'status': models.IMAGE_STATUSES, 'visibility': models.VISIBILITIES}
+_IMAGE_DEFAULTS = {'status': 'queued', 'visibility': 'shared', 'min_disk': 0,
+                   'min_ram': 0, 'protected': False, 'os_hidden': False,
+                   'deleted': False}
+
+
+def utcnow():
+    """Naive UTC now, microsecond precision (what every engine stores)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def check_keys(what, values, allowed, extra=()):
+    """Invalid naming every key of ``values`` outside ``allowed``/``extra``."""
+    unknown = sorted(set(values) - set(allowed) - set(extra))
+    if unknown:
+        raise exceptions.Invalid('unknown %s field%s: %s' % (
+            what, 's' if len(unknown) > 1 else '', ', '.join(unknown)))
+
+
+def image_values(values, create):
+    """Validate image column values; on create, fill the defaults."""
+    row = dict(_IMAGE_DEFAULTS) if create else {}
+    for key, value in values.items():
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise exceptions.Invalid('unknown image %s %r (one of %s)'
+                                     % (key, value, ', '.join(_CHOICES[key])))
+        if key in _INT_COLUMNS and value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise exceptions.Invalid('image %s must be a non-negative integer, not %r'
+                                         % (key, value))
+        if key in ('min_disk', 'min_ram') and value is None:
+            value = 0
+        if key in _BOOL_COLUMNS and not isinstance(value, bool):
+            raise exceptions.Invalid('image %s must be a boolean, not %r' % (key, value))
+        if key in _TIME_COLUMNS and not isinstance(value, datetime.datetime):
+            raise exceptions.Invalid('image %s must be a datetime, not %r' % (key, value))
+        if key == 'id' and not (isinstance(value, str) and 0 < len(value) <= 36):
+            raise exceptions.Invalid('bad image id %r' % (value,))
+        row[key] = value
+    return row
+
+
+def location_dict(row):
+    """The caller's view of a location row."""
+    return {'id': row.id, 'url': row.url, 'metadata': dict(row.meta_data or {}),
+            'status': row.status}
+
+
+def member_dict(row):
+    """A member row as a plain dict."""
+    return {k: row._mapping[k] for k in models.members.c.keys()}
