@@ -20,6 +20,7 @@ _STORE_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
 _GLOBAL = {'map': {}, 'registry': None}
 _GLOBAL_LOCK = threading.Lock()
 _DRIVERS = {}
+_DRIVER_LOAD_ERRORS = {}
 
 
 def available_drivers():
@@ -34,6 +35,8 @@ def available_drivers():
 
 def _log_load_failure(manager, entrypoint, exc):
     LOG.warning('could not load store driver %r: %s', entrypoint.name, exc)
+    _DRIVER_LOAD_ERRORS[entrypoint.name] = '%s: %s' % (type(exc).__name__,
+                                                       exc)
 
 
 def get_location_map():
@@ -88,6 +91,11 @@ def create_stores(conf):
                 'store name %r clashes with the fixed section [%s]'
                 % (name, name))
         driver_cls = drivers.get((driver_name or '').strip())
+        if driver_cls is None and driver_name in _DRIVER_LOAD_ERRORS:
+            raise exceptions.BadStoreConfiguration(
+                'DEFAULT', 'enabled_backends',
+                'driver %r of store %r failed to load (%s)'
+                % (driver_name, name, _DRIVER_LOAD_ERRORS[driver_name]))
         if driver_cls is None:
             raise exceptions.BadStoreConfiguration(
                 'DEFAULT', 'enabled_backends',

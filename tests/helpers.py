@@ -1,7 +1,6 @@
 """Shared test helpers: build a config from text, a registry from a config."""
 
 import os
-import textwrap
 
 from oslo_config import cfg
 
@@ -9,10 +8,14 @@ import store_kit
 
 
 def make_conf(tmp_path, text, name='store-kit.conf'):
-    """Write *text* (dedented) as a config file and return parsed ConfigOpts."""
+    """Write *text* as a config file and return parsed ConfigOpts.
+
+    Leading white space is stripped from every line, so snippets can be
+    indented freely (no continuation lines).
+    """
     path = os.path.join(str(tmp_path), name)
     with open(path, 'w') as f:
-        f.write(textwrap.dedent(text))
+        f.write('\n'.join(line.strip() for line in text.splitlines()))
     conf = cfg.ConfigOpts()
     store_kit.register_opts(conf)
     conf(['--config-file', path], project='store-kit', default_config_files=[],

@@ -1,0 +1,274 @@
+"""The file store: atomic writes, datadir choice, confinement, errors."""
+
+import errno
+import hashlib
+import io
+import os
+import stat
+import threading
+
+import pytest
+
+from store_kit import exceptions
+from tests.helpers import make_registry
+
+
+def registry(tmp_path, options='', datadirs=None):
+    if datadirs is None:
+        dirs = 'filesystem_store_datadir = %s/data' % tmp_path
+    else:
+        dirs = '\n'.join('filesystem_store_datadirs = %s' % d
+                         for d in datadirs)
+    return make_registry(tmp_path, """
+        [DEFAULT]
+        enabled_backends = fs:file
+        [store_kit]
+        default_backend = fs
+        [fs]
+        %s
+        %s
+        """ % (dirs, options))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return registry(tmp_path)['fs']
+
+
+def files_in(path):
+    return sorted(os.listdir(path))
+
+
+def test_add_get_round_trip(store, tmp_path):
+    data = os.urandom(2 * 1024 * 1024 + 1)
+    res = store.add('img', io.BytesIO(data), len(data), 'sha256')
+    assert res.url == 'file://%s/data/img' % tmp_path
+    assert res.size == len(data)
+    assert res.checksum == hashlib.md5(data).hexdigest()
+    assert res.multihash == hashlib.sha256(data).hexdigest()
+    assert res.metadata == {'store': 'fs'}
+    it, size = store.get(res.url)
+    assert size == len(data) and b''.join(it) == data
+    assert store.get_size(res.url) == len(data)
+    assert files_in(tmp_path / 'data') == ['img']
+    assert stat.S_IMODE(os.stat(tmp_path / 'data' / 'img').st_mode) == 0o600
+
+
+@pytest.mark.parametrize('offset,length,expect', [
+    (0, None, slice(0, None)), (10, None, slice(10, None)),
+    (10, 5, slice(10, 15)), (95, 50, slice(95, 100)), (100, None,
+                                                       slice(100, 100)),
+    (0, 0, slice(0, 0)),
+])
+def test_get_offset_length(store, offset, length, expect):
+    data = bytes(range(100))
+    res = store.add('img', [data])
+    it, size = store.get(res.url, offset=offset, length=length)
+    got = b''.join(it)
+    assert got == data[expect] and size == len(got)
+
+
+def test_get_offset_past_end(store):
+    res = store.add('img', [b'abc'])
+    with pytest.raises(exceptions.Invalid):
+        store.get(res.url, offset=4)
+
+
+def test_iterator_close_releases_file(store):
+    res = store.add('img', [os.urandom(300000)])
+    it, _ = store.get(res.url)
+    next(it)
+    fds_before = len(os.listdir('/proc/self/fd'))
+    it.close()
+    assert len(os.listdir('/proc/self/fd')) == fds_before - 1
+
+
+def test_duplicate_never_overwrites(store, tmp_path):
+    store.add('img', [b'first'])
+    with pytest.raises(exceptions.Duplicate) as err:
+        store.add('img', [b'second'])
+    assert 'img' in str(err.value)
+    assert (tmp_path / 'data' / 'img').read_bytes() == b'first'
+    assert files_in(tmp_path / 'data') == ['img']
+
+
+def test_concurrent_adds_of_one_id_one_wins(store, tmp_path):
+    results = []
+
+    def add(i):
+        try:
+            store.add('img', [b'%d' % i * 100000])
+            results.append('ok')
+        except exceptions.Duplicate:
+            results.append('dup')
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ['dup'] * 5 + ['ok']
+    assert files_in(tmp_path / 'data') == ['img']
+
+
+def failing_source():
+    yield b'x' * 5000
+    raise IOError('client went away')
+
+
+@pytest.mark.parametrize('data,size,exc', [
+    (failing_source, 0, IOError),
+    (lambda: [b'x' * 10], 11, exceptions.SizeMismatch),
+    (lambda: [b'x' * 12], 11, exceptions.SizeMismatch),
+])
+def test_failures_leave_no_file(store, tmp_path, data, size, exc):
+    with pytest.raises(exc):
+        store.add('img', data(), size)
+    assert files_in(tmp_path / 'data') == []
+
+
+def test_enospc_is_storage_full_and_leaves_nothing(store, tmp_path,
+                                                  monkeypatch):
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.f.close()
+
+        def write(self, b):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fdopen', lambda *a, **k: Full(real_fdopen(*a,
+                                                                        **k)))
+    with pytest.raises(exceptions.StorageFull) as err:
+        store.add('img', [b'abc'])
+    assert 'img' in str(err.value) and "'fs'" in str(err.value)
+    monkeypatch.undo()
+    assert files_in(tmp_path / 'data') == []
+
+
+def test_fsync_on_by_default_and_can_be_disabled(tmp_path, monkeypatch):
+    calls = []
+    real = os.fsync
+    monkeypatch.setattr(os, 'fsync', lambda fd: (calls.append(fd), real(fd)))
+    registry(tmp_path)['fs'].add('a', [b'x'])
+    assert len(calls) == 2            # the file and its directory
+    calls.clear()
+    (tmp_path / 'nofsync').mkdir()
+    reg = registry(tmp_path / 'nofsync', 'filesystem_store_fsync = false')
+    reg['fs'].add('b', [b'x'])
+    assert calls == []
+
+
+def test_file_perm(tmp_path):
+    store = registry(tmp_path, 'filesystem_store_file_perm = 640')['fs']
+    store.add('img', [b'x'])
+    mode = stat.S_IMODE(os.stat(tmp_path / 'data' / 'img').st_mode)
+    assert mode == 0o640
+
+
+def test_priorities_and_free_space(tmp_path, monkeypatch):
+    reg = registry(tmp_path, datadirs=['%s/low:1' % tmp_path,
+                                       '%s/high-a:10' % tmp_path,
+                                       '%s/high-b:10' % tmp_path])
+    store = reg['fs']
+    assert len(store.url_prefixes) == 3
+    free = {'low': 10 ** 12, 'high-a': 10 ** 6, 'high-b': 10 ** 9}
+    real = os.statvfs
+
+    def statvfs(path):
+        st = real(path)
+        name = os.path.basename(path)
+
+        class S:
+            f_frsize = 1
+            f_bavail = free.get(name, st.f_bavail * st.f_frsize)
+        return S
+    monkeypatch.setattr(os, 'statvfs', statvfs)
+    assert '/high-b/' in store.add('a', [b'x']).url
+    free['high-b'] = 0
+    assert '/high-a/' in store.add('b', [b'x']).url
+    # high-a has no room for a declared 2 MB image: the lower priority wins
+    assert '/low/' in store.add('c', [b'y' * 2000000], 2000000).url
+    free['low'] = 0
+    with pytest.raises(exceptions.StorageFull):
+        store.add('d', [b'y' * 2000000], 2000000)
+    # every datadir's URLs resolve to this store
+    for name in ('low', 'high-a', 'high-b'):
+        assert reg.resolve('file://%s/%s/z' % (tmp_path, name)) == 'fs'
+
+
+def test_confinement(store, tmp_path):
+    secret = tmp_path / 'secret'
+    secret.write_bytes(b'top secret')
+    os.symlink(str(secret), str(tmp_path / 'data' / 'link'))
+    os.makedirs(tmp_path / 'data' / 'sub')
+    bad_urls = [
+        'file://%s/secret' % tmp_path,
+        'file://%s/data/../secret' % tmp_path,
+        'file://%s/data/link' % tmp_path,             # symlink out
+        'file://%s/data' % tmp_path,                  # the datadir itself
+        'file:///etc/passwd',
+        'file:///../etc/passwd',
+        'http://host%s/data/x' % tmp_path,
+    ]
+    for url in bad_urls:
+        for call in (store.get, store.delete, store.get_size):
+            with pytest.raises(exceptions.BadStoreUri):
+                call(url)
+    assert secret.read_bytes() == b'top secret'
+    with pytest.raises(exceptions.BadStoreUri):
+        store.get('file://%s/data/sub' % tmp_path)
+
+
+def test_not_found(store, tmp_path):
+    url = 'file://%s/data/missing' % tmp_path
+    for call in (store.get, store.delete, store.get_size):
+        with pytest.raises(exceptions.NotFound) as err:
+            call(url)
+        assert 'missing' in str(err.value)
+
+
+def test_delete(store, tmp_path):
+    res = store.add('img', [b'x'])
+    store.delete(res.url)
+    assert files_in(tmp_path / 'data') == []
+
+
+@pytest.mark.parametrize('image_id', ['', '../x', 'a/b', '..', None])
+def test_bad_image_ids(store, image_id):
+    with pytest.raises(exceptions.Invalid):
+        store.add(image_id, [b'x'])
+
+
+@pytest.mark.parametrize('options,option', [
+    ('', 'filesystem_store_datadir'),
+    ('filesystem_store_datadir = relative/path', 'filesystem_store_datadir'),
+    ('filesystem_store_datadir = /tmp/a\nfilesystem_store_datadirs = /tmp/b',
+     'filesystem_store_datadirs'),
+    ('filesystem_store_datadirs = /tmp/sk-x:high',
+     'filesystem_store_datadirs'),
+    ('filesystem_store_datadirs = /tmp/sk-x:1\n'
+     'filesystem_store_datadirs = /tmp/sk-x/:2', 'filesystem_store_datadirs'),
+    ('filesystem_store_datadir = /tmp/sk-y\nfilesystem_store_file_perm = 999',
+     'filesystem_store_file_perm'),
+    ('filesystem_store_datadir = /tmp/sk-y\nfilesystem_store_chunk_size = 0',
+     'filesystem_store_chunk_size'),
+])
+def test_bad_config(tmp_path, options, option):
+    with pytest.raises(exceptions.BadStoreConfiguration) as err:
+        make_registry(tmp_path, """
+            [DEFAULT]
+            enabled_backends = fs:file
+            [store_kit]
+            default_backend = fs
+            [fs]
+            %s
+            """ % options)
+    assert err.value.section == 'fs' and err.value.option == option
+    assert '[fs] %s' % option in str(err.value)

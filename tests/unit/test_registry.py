@@ -1,0 +1,169 @@
+"""Registry: config validation, the location map, routing and backfill."""
+
+import io
+
+import pytest
+
+import store_kit
+from store_kit import exceptions
+from tests.helpers import make_conf, make_registry
+
+
+def two_file_stores(tmp_path, extra=''):
+    return """
+        [DEFAULT]
+        enabled_backends = fast:file, slow:file
+        [store_kit]
+        default_backend = fast
+        [fast]
+        filesystem_store_datadir = %(d)s/fast
+        [slow]
+        filesystem_store_datadirs = %(d)s/slow-a:10
+        filesystem_store_datadirs = %(d)s/slow-b:5
+        %(extra)s
+        """ % {'d': tmp_path, 'extra': extra}
+
+
+def test_names_default_and_location_map(tmp_path):
+    reg = make_registry(tmp_path, two_file_stores(tmp_path))
+    assert reg.names() == ['fast', 'slow']
+    assert reg.default is reg['fast']
+    assert isinstance(reg, store_kit.StoreRegistry)
+    assert store_kit.get_location_map() is reg.location_map
+    entry = reg.location_map['slow']
+    assert entry['store'] is reg['slow']
+    assert entry['store_entry'] == 'file'
+    assert entry['location_class'] is type(reg['slow']).location_class
+    assert reg['slow'].url_prefixes == ['file://%s/slow-a' % tmp_path,
+                                        'file://%s/slow-b' % tmp_path]
+    assert reg['fast'].url_prefix == 'file://%s/fast' % tmp_path
+
+
+def test_config_order_is_kept(tmp_path):
+    text = two_file_stores(tmp_path).replace('fast:file, slow:file',
+                                             'slow:file, fast:file')
+    assert make_registry(tmp_path, text).names() == ['slow', 'fast']
+
+
+def test_unknown_store_is_keyerror_like(tmp_path):
+    reg = make_registry(tmp_path, two_file_stores(tmp_path))
+    with pytest.raises(KeyError):
+        reg['nope']
+    with pytest.raises(exceptions.UnknownStore) as err:
+        reg['nope']
+    assert 'nope' in str(err.value) and 'fast' in str(err.value)
+
+
+def bad(tmp_path, text):
+    with pytest.raises(exceptions.BadStoreConfiguration) as err:
+        make_registry(tmp_path, text)
+    return err.value
+
+
+def test_unknown_driver_lists_known_ones(tmp_path):
+    err = bad(tmp_path, two_file_stores(tmp_path).replace('slow:file',
+                                                          'slow:ftp'))
+    assert (err.section, err.option) == ('DEFAULT', 'enabled_backends')
+    assert "'ftp'" in str(err) and 'file' in str(err) and 's3' in str(err)
+
+
+def test_default_backend_missing_or_not_enabled(tmp_path):
+    text = two_file_stores(tmp_path)
+    err = bad(tmp_path, text.replace('default_backend = fast', ''))
+    assert (err.section, err.option) == ('store_kit', 'default_backend')
+    err = bad(tmp_path, text.replace('default_backend = fast',
+                                     'default_backend = cold'))
+    assert "'cold'" in str(err) and '[store_kit] default_backend' in str(err)
+
+
+def test_no_store_enabled(tmp_path):
+    err = bad(tmp_path, '[store_kit]\ndefault_backend = x\n')
+    assert err.option == 'enabled_backends'
+
+
+@pytest.mark.parametrize('name', ['store_kit', 'DEFAULT'])
+def test_store_name_clashing_with_fixed_group(tmp_path, name):
+    text = two_file_stores(tmp_path).replace('slow:file', '%s:file' % name)
+    err = bad(tmp_path, text)
+    assert name in str(err) and err.option == 'enabled_backends'
+
+
+def test_invalid_option_value_names_section_and_option(tmp_path):
+    err = bad(tmp_path, two_file_stores(
+        tmp_path, '[fast]\nfilesystem_store_chunk_size = lots\n'))
+    assert (err.section, err.option) == ('fast',
+                                         'filesystem_store_chunk_size')
+    assert '[fast] filesystem_store_chunk_size' in str(err)
+
+
+def test_bad_hashing_algorithm(tmp_path):
+    err = bad(tmp_path, two_file_stores(tmp_path).replace(
+        'default_backend = fast',
+        'default_backend = fast\nhashing_algorithm = nope'))
+    assert (err.section, err.option) == ('store_kit', 'hashing_algorithm')
+
+
+def test_two_stores_same_prefix_names_both(tmp_path):
+    text = two_file_stores(tmp_path).replace(
+        '%s/fast' % tmp_path, '%s/slow-a/' % tmp_path)
+    err = bad(tmp_path, text)
+    assert "'fast'" in str(err) and "'slow'" in str(err)
+    assert '%s/slow-a' % tmp_path in str(err)
+
+
+def test_register_opts_before_or_after_parsing(tmp_path):
+    from oslo_config import cfg
+    path = tmp_path / 'c.conf'
+    path.write_text('[DEFAULT]\nenabled_backends = a:file\n'
+                    '[store_kit]\ndefault_backend = a\n'
+                    '[a]\nfilesystem_store_datadir = %s/a\n' % tmp_path)
+    conf = cfg.ConfigOpts()
+    conf(['--config-file', str(path)], default_config_files=[])
+    store_kit.register_opts(conf)          # after parsing
+    store_kit.register_opts(conf)          # and twice
+    assert store_kit.create_stores(conf).names() == ['a']
+
+
+# -- routing and backfill -------------------------------------------------
+
+def test_add_get_delete_route_by_resolution(tmp_path):
+    reg = make_registry(tmp_path, two_file_stores(tmp_path))
+    res = reg.add('img-1', io.BytesIO(b'hello'), 5)
+    assert res.metadata == {'store': 'fast'}
+    res2 = reg.add('img-2', [b'he', b'llo'], store='slow')
+    assert res2.url.startswith('file://%s/slow-a/' % tmp_path)
+    it, size = reg.get(res2.url)
+    assert (b''.join(it), size) == (b'hello', 5)
+    assert reg.get_size(res.url) == 5
+    reg.delete(res2.url)
+    with pytest.raises(exceptions.NotFound):
+        reg.get_size(res2.url, store='slow')
+
+
+def test_routing_never_tries_other_stores(tmp_path):
+    reg = make_registry(tmp_path, two_file_stores(tmp_path))
+    with pytest.raises(exceptions.BadStoreUri) as err:
+        reg.get('file:///etc/passwd')
+    assert 'no enabled store owns' in str(err.value)
+    # naming the wrong store: refused by that store's confinement
+    res = reg.add('img-3', [b'x'])
+    with pytest.raises(exceptions.BadStoreUri):
+        reg.get(res.url, store='slow')
+
+
+def test_backfill(tmp_path):
+    reg = make_registry(tmp_path, two_file_stores(tmp_path))
+    locs = [
+        {'url': 'file://%s/fast/a' % tmp_path, 'metadata': {}},
+        {'url': 'file://%s/slow-b/b' % tmp_path},
+        {'url': 'file://%s/slow-b/c' % tmp_path,
+         'metadata': {'store': 'gone'}},
+        {'url': 'file://%s/fast/d' % tmp_path,
+         'metadata': {'store': 'slow', 'x': 1}},     # valid: left alone
+        {'url': 'http://nowhere/e', 'metadata': {}},  # unresolvable
+    ]
+    assert reg.backfill(locs) == 3
+    assert [loc.get('metadata', {}).get('store') for loc in locs] == [
+        'fast', 'slow', 'slow', 'slow', None]
+    assert locs[3]['metadata']['x'] == 1
+    assert reg.backfill(locs) == 0
