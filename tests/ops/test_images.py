@@ -1,0 +1,309 @@
+"""ImageService: upload, download, delete, restore and location management."""
+
+import hashlib
+import io
+import os
+
+import pytest
+
+from store_kit import exceptions
+from store_kit.images import ImageService
+from tests import helpers
+from tests.catalog.conftest import count_rows
+from tests.ops.conftest import files_under
+
+DATA = os.urandom(3 * 1024 * 1024 + 17)
+
+
+@pytest.fixture
+def svc(db, registry):
+    return ImageService(db, registry)
+
+
+def path_of(url):
+    return url[len('file://'):]
+
+
+def assert_killed_clean(db, admin, tmp_path, image_id):
+    """The image is killed with no location rows and no bytes left."""
+    assert db.image_get(admin, image_id)['status'] == 'killed'
+    assert count_rows(db, 'locations', image_id=image_id) == 0
+    assert files_under(tmp_path / 'fast') == []
+    assert files_under(tmp_path / 'cold') == []
+
+
+def the_image(db, admin):
+    images = db.image_get_all(admin)
+    assert len(images) == 1
+    return images[0]
+
+
+# -- upload ------------------------------------------------------------------
+
+def test_upload_records_data_hashes_and_one_location(svc, p1):
+    image = svc.upload(p1, io.BytesIO(DATA), name='cirros', disk_format='raw')
+    assert image['status'] == 'active'
+    assert image['name'] == 'cirros'
+    assert image['size'] == len(DATA)
+    assert image['checksum'] == hashlib.md5(DATA).hexdigest()
+    assert image['os_hash_algo'] == 'sha512'
+    assert image['os_hash_value'] == hashlib.sha512(DATA).hexdigest()
+    [loc] = image['locations']
+    assert loc['metadata'] == {'store': 'fast'}
+    with open(path_of(loc['url']), 'rb') as f:
+        assert f.read() == DATA
+
+
+def test_upload_to_a_named_store_from_an_iterable(svc, p1):
+    image = svc.upload(p1, [DATA[:1000], DATA[1000:]], size=len(DATA), store='cold')
+    [loc] = image['locations']
+    assert loc['metadata']['store'] == 'cold'
+    assert '/cold/' in loc['url']
+
+
+def test_upload_refuses_fields_it_manages(svc, db, admin, p1):
+    with pytest.raises(exceptions.Invalid, match='status'):
+        svc.upload(p1, io.BytesIO(b'x'), status='active')
+    assert db.image_get_all(admin) == []
+
+
+def test_upload_to_unknown_store_creates_nothing(svc, db, admin, p1):
+    with pytest.raises(exceptions.UnknownStore, match='nowhere'):
+        svc.upload(p1, io.BytesIO(b'x'), store='nowhere')
+    assert db.image_get_all(admin) == []
+
+
+def test_upload_input_error_kills_and_leaves_nothing(svc, db, admin, p1, tmp_path):
+    def broken():
+        yield DATA[:2 * 1024 * 1024]
+        raise IOError('client went away')
+
+    with pytest.raises(IOError, match='client went away'):
+        svc.upload(p1, broken())
+    assert_killed_clean(db, admin, tmp_path, the_image(db, admin)['id'])
+
+
+def test_upload_size_mismatch_kills(svc, db, admin, p1, tmp_path):
+    with pytest.raises(exceptions.SizeMismatch):
+        svc.upload(p1, io.BytesIO(DATA), size=len(DATA) + 1)
+    assert_killed_clean(db, admin, tmp_path, the_image(db, admin)['id'])
+
+
+def test_upload_store_error_kills(svc, db, admin, p1, tmp_path, registry, monkeypatch):
+    def failing_add(image_id, reader):
+        for _ in reader:
+            pass
+        raise exceptions.BackendError('disk on fire')
+    monkeypatch.setattr(registry['fast'], '_add', failing_add)
+    with pytest.raises(exceptions.BackendError, match='disk on fire'):
+        svc.upload(p1, io.BytesIO(DATA))
+    assert_killed_clean(db, admin, tmp_path, the_image(db, admin)['id'])
+
+
+def test_concurrent_status_change_kills_and_deletes_bytes(svc, db, admin, p1, tmp_path):
+    def racing():
+        yield DATA[:100]
+        image = the_image(db, admin)
+        db.image_update(admin, image['id'], {'status': 'deactivated'})
+        yield DATA[100:200]
+
+    with pytest.raises(exceptions.Conflict, match='deactivated'):
+        svc.upload(p1, racing())
+    assert_killed_clean(db, admin, tmp_path, the_image(db, admin)['id'])
+
+
+def test_quota_is_enforced_while_streaming(db, registry, admin, p1, p2, tmp_path):
+    svc = ImageService(db, registry, user_storage_quota=3 * 1024 * 1024)
+    svc.upload(p1, io.BytesIO(b'a' * 2 * 1024 * 1024))
+    consumed = []
+
+    def endless():
+        for i in range(100):
+            consumed.append(i)
+            yield b'b' * 1024 * 1024
+
+    with pytest.raises(exceptions.StorageQuotaFull, match='p1'):
+        svc.upload(p1, endless())
+    assert len(consumed) <= 3          # stopped early, not after 100 MiB
+    killed = [i for i in db.image_get_all(admin) if i['status'] == 'killed']
+    assert len(killed) == 1 and count_rows(db, 'locations', image_id=killed[0]['id']) == 0
+    assert len(files_under(tmp_path / 'fast')) == 1
+    # a declared size over the quota is refused before any byte moves
+    with pytest.raises(exceptions.StorageQuotaFull):
+        svc.upload(p1, endless(), size=2 * 1024 * 1024)
+    assert len(consumed) <= 3
+    # other owners have their own quota
+    assert svc.upload(p2, io.BytesIO(b'c' * 2 * 1024 * 1024))['status'] == 'active'
+
+
+# -- download ----------------------------------------------------------------
+
+def test_download_whole_and_ranged(svc, p1):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    chunks = svc.download(p1, image['id'])
+    assert chunks.size == len(DATA)
+    assert b''.join(chunks) == DATA
+    part = svc.download(p1, image['id'], offset=10, length=100)
+    assert b''.join(part) == DATA[10:110]
+
+
+def test_download_of_invisible_image_is_not_found(svc, p1, p2):
+    image = svc.upload(p1, io.BytesIO(b'secret data'), visibility='private')
+    with pytest.raises(exceptions.ImageNotFound, match=image['id']):
+        svc.download(p2, image['id'])
+
+
+@pytest.mark.parametrize('corrupt, error', [
+    (lambda d: d[:-1] + bytes([d[-1] ^ 1]), exceptions.ChecksumMismatch),
+    (lambda d: d[:-5], exceptions.SizeMismatch),
+])
+def test_download_of_a_corrupt_copy_raises(svc, p1, corrupt, error):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    path = path_of(image['locations'][0]['url'])
+    os.chmod(path, 0o600)
+    with open(path, 'wb') as f:
+        f.write(corrupt(DATA))
+    with pytest.raises(error, match=image['id']):
+        b''.join(svc.download(p1, image['id']))
+
+
+def test_download_prefers_default_store_then_weight(tmp_path, db, p1):
+    reg = helpers.make_registry(tmp_path, """
+        [DEFAULT]
+        enabled_backends = light:file, main:file, heavy:file
+        [store_kit]
+        default_backend = main
+        [light]
+        filesystem_store_datadir = {0}/light
+        weight = 1
+        [main]
+        filesystem_store_datadir = {0}/main
+        [heavy]
+        filesystem_store_datadir = {0}/heavy
+        weight = 9
+        """.format(tmp_path))
+    svc = ImageService(db, reg)
+    locs = [{'id': 1, 'url': 'file://%s/light/x' % tmp_path, 'metadata': {}},
+            {'id': 2, 'url': 'http://elsewhere/x', 'metadata': {}},
+            {'id': 3, 'url': 'file://%s/heavy/x' % tmp_path, 'metadata': {'store': 'heavy'}},
+            {'id': 4, 'url': 'file://%s/main/x' % tmp_path, 'metadata': {'store': 'main'}}]
+    assert [loc['id'] for loc in svc.ordered_locations(locs)] == [4, 3, 1, 2]
+
+
+def test_download_falls_back_to_the_next_location(svc, registry, p1, tmp_path):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    copy = registry['cold'].add(image['id'], io.BytesIO(DATA))
+    svc.add_location(p1, image['id'], copy.url)
+    os.unlink(path_of(image['locations'][0]['url']))
+    chunks = svc.download(p1, image['id'])
+    assert chunks.store == 'cold'
+    assert b''.join(chunks) == DATA
+
+
+def test_download_with_no_readable_location(svc, p1):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    os.unlink(path_of(image['locations'][0]['url']))
+    with pytest.raises(exceptions.NotFound, match='no readable location'):
+        svc.download(p1, image['id'])
+
+
+# -- delete and restore ------------------------------------------------------
+
+def test_delete_immediately_removes_data_and_rows(svc, db, admin, p1, tmp_path):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    svc.delete(p1, image['id'])
+    assert files_under(tmp_path / 'fast') == []
+    assert db.image_get(admin, image['id'])['status'] == 'deleted'
+    assert count_rows(db, 'locations', image_id=image['id'], status='deleted') == 1
+
+
+def test_delete_refused_while_dependents_exist(svc, db, p1, tmp_path):
+    base = svc.upload(p1, io.BytesIO(b'base'))
+    child = svc.upload(p1, io.BytesIO(b'child'))
+    db.set_hard_dependencies(p1, child['id'], [base['id']])
+    with pytest.raises(exceptions.ImageInUse):
+        svc.delete(p1, base['id'])
+    assert db.image_get(p1, base['id'])['status'] == 'active'
+    assert b''.join(svc.download(p1, base['id'])) == b'base'
+    svc.delete(p1, child['id'])
+    svc.delete(p1, base['id'])
+    assert files_under(tmp_path / 'fast') == []
+
+
+def test_delete_refused_for_protected_image(svc, p1):
+    image = svc.upload(p1, io.BytesIO(b'keep'), protected=True)
+    with pytest.raises(exceptions.ImageProtected, match=image['id']):
+        svc.delete(p1, image['id'])
+    assert b''.join(svc.download(p1, image['id'])) == b'keep'
+
+
+def test_delayed_delete_keeps_data_until_restore(db, registry, admin, p1, tmp_path):
+    svc = ImageService(db, registry, delayed_delete=True)
+    image = svc.upload(p1, io.BytesIO(DATA))
+    svc.delete(p1, image['id'])
+    assert db.image_get(admin, image['id'])['status'] == 'pending_delete'
+    assert count_rows(db, 'locations', image_id=image['id'], status='pending_delete') == 1
+    assert len(files_under(tmp_path / 'fast')) == 1
+    with pytest.raises(exceptions.NotFound):
+        svc.download(p1, image['id'])
+    restored = svc.restore(p1, image['id'])
+    assert restored['status'] == 'active'
+    assert len(restored['locations']) == 1
+    assert b''.join(svc.download(p1, image['id'])) == DATA
+
+
+def test_restore_of_an_active_image_is_a_conflict(svc, p1):
+    image = svc.upload(p1, io.BytesIO(b'x'))
+    with pytest.raises(exceptions.Conflict, match=image['id']):
+        svc.restore(p1, image['id'])
+
+
+# -- locations -----------------------------------------------------------------
+
+def test_add_location_records_its_store(svc, registry, p1):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    copy = registry['cold'].add('elsewhere', io.BytesIO(DATA))
+    image = svc.add_location(p1, image['id'], copy.url)
+    assert sorted(loc['metadata']['store'] for loc in image['locations']) == ['cold', 'fast']
+    with pytest.raises(exceptions.Duplicate):
+        svc.add_location(p1, image['id'], copy.url)
+
+
+def test_add_location_to_queued_image_activates_it(svc, db, registry, p1):
+    image = db.image_create(p1, {'name': 'ext'})
+    copy = registry['cold'].add('ext', io.BytesIO(DATA))
+    image = svc.add_location(p1, image['id'], copy.url)
+    assert image['status'] == 'active' and image['size'] == len(DATA)
+    assert b''.join(svc.download(p1, image['id'])) == DATA
+
+
+def test_add_location_refuses_unowned_and_wrong_size(svc, db, registry, p1):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    with pytest.raises(exceptions.BadStoreUri, match='nowhere.example'):
+        svc.add_location(p1, image['id'], 'http://user:pw@nowhere.example/x')
+    other = registry['cold'].add('other', io.BytesIO(b'short'))
+    with pytest.raises(exceptions.SizeMismatch):
+        svc.add_location(p1, image['id'], other.url)
+    assert len(db.image_get(p1, image['id'])['locations']) == 1
+
+
+def test_add_location_error_never_shows_credentials(svc, p1):
+    image = svc.upload(p1, io.BytesIO(b'x'))
+    with pytest.raises(exceptions.BadStoreUri) as info:
+        svc.add_location(p1, image['id'], 'http://user:hunter2@nowhere.example/x')
+    assert 'hunter2' not in str(info.value)
+
+
+def test_remove_location(svc, db, registry, p1, tmp_path):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    with pytest.raises(exceptions.Forbidden, match='last'):
+        svc.remove_location(p1, image['id'], image['locations'][0]['id'])
+    copy = registry['cold'].add('copy', io.BytesIO(DATA))
+    image = svc.add_location(p1, image['id'], copy.url)
+    cold = next(loc for loc in image['locations'] if loc['metadata']['store'] == 'cold')
+    image = svc.remove_location(p1, image['id'], cold['id'])
+    assert [loc['metadata']['store'] for loc in image['locations']] == ['fast']
+    assert files_under(tmp_path / 'cold') == []
+    assert count_rows(db, 'locations', id=cold['id'], status='deleted') == 1
+    with pytest.raises(exceptions.LocationNotFound):
+        svc.remove_location(p1, image['id'], cold['id'])
