@@ -6,12 +6,20 @@ per network key.  A lookup parses the URL once and walks at most as many
 trie nodes as the URL has path segments, so its cost does not depend on how
 many stores there are.  The deepest store seen on the walk wins (longest
 prefix at a segment boundary); catch-alls answer only when no prefix does.
+
+Image URLs are a directory plus an image id, and a deployment has few
+directories, so the walk over everything before the last ``/`` is memoised
+(bounded, cleared when the index changes); the last segment is one more
+trie step.  The memo is used only where that split is exact: a plain last
+segment and no query, fragment, escape or credentials after the last ``/``.
 """
 
 from store_kit import exceptions
 from store_kit import location
 
 _OWNER = ''   # trie key holding the owning store; never a path segment
+_NOBODY = (None, None)
+_MEMO_LIMIT = 1 << 17
 
 
 class PrefixIndex:
@@ -21,6 +29,7 @@ class PrefixIndex:
         self._tries = {}
         self._catch_all = {}
         self._prefix_of = {}
+        self._memo = {}
 
     def add_prefix(self, prefix, store_name):
         """Register *prefix* (a URL) as owned by *store_name*.
@@ -44,6 +53,7 @@ class PrefixIndex:
                 'stores %r and %r have the same URL prefix %s'
                 % (owner, store_name, self._describe(parsed)))
         node[_OWNER] = store_name
+        self._memo.clear()
         self._prefix_of.setdefault(store_name, []).append(prefix)
 
     def add_catch_all(self, families, store_name):
@@ -56,6 +66,7 @@ class PrefixIndex:
                     'stores %r and %r are both catch-alls for %s:// URLs'
                     % (owner, store_name, family))
             self._catch_all[family] = store_name
+        self._memo.clear()
 
     @staticmethod
     def _describe(parsed):
@@ -67,23 +78,52 @@ class PrefixIndex:
         Malformed URLs and URLs whose ``..`` climbs out of every prefix are
         owned by nobody.
         """
+        if isinstance(url, str) and '?' not in url and '#' not in url:
+            cut = url.rfind('/')
+            last = url[cut + 1:]
+            if (last and last != '.' and last != '..' and '%' not in last
+                    and '@' not in last and url.find('://') + 2 < cut):
+                head = url[:cut]
+                walked = self._memo.get(head)
+                if walked is None:
+                    walked = self._walk(head)
+                    if len(self._memo) >= _MEMO_LIMIT:
+                        self._memo.clear()
+                    self._memo[head] = walked
+                node, best = walked
+                if node is not None:
+                    child = node.get(last)
+                    if child is not None:
+                        return child.get(_OWNER) or best
+                return best
+        node, best = self._walk(url)
+        return best
+
+    def _walk(self, url):
+        """``(deepest trie node reached or None, owner)`` for *url*.
+
+        The owner falls back to the catch-all; both are None when nobody
+        can own the URL.
+        """
         try:
             netkey, segments = location.match_key(url)
         except exceptions.BadStoreUri:
-            return None
+            return _NOBODY
         if segments is None:
-            return None
+            return _NOBODY
         node = self._tries.get(netkey)
         best = None
         if node is not None:
             best = node.get(_OWNER)
             for seg in segments:
-                node = node.get(seg)
-                if node is None:
+                child = node.get(seg)
+                if child is None:
+                    node = None
                     break
+                node = child
                 owner = node.get(_OWNER)
                 if owner is not None:
                     best = owner
         if best is None:
             best = self._catch_all.get(netkey[0])
-        return best
+        return node, best

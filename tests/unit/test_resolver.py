@@ -189,3 +189,26 @@ def test_lookup_does_not_depend_on_registration_order(data):
     kind, scheme, netloc, segs = data.draw(owned_url())
     url = _url(scheme, netloc, segs)
     assert idx.lookup(url) == INDEX.lookup(url)
+
+
+@pytest.mark.parametrize('url,owner', [
+    ('file:///srv/pool1', 'f-pool1'),             # the prefix itself
+    ('file:///srv/pool1/nested', 'nested'),
+    ('file:///srv/pool1/nested/x', 'nested'),
+    ('file:///srv/pool1/x/..', 'f-pool1'),
+    ('file:///srv/pool1/%6Eested', 'nested'),
+    ('https://cdn.example.com/pool1?x=/pool10/y', 'h-pool1'),
+    ('https://cdn.example.com/other#/pool1/y', 'web'),
+])
+def test_memoised_walk_gives_the_same_answers(url, owner):
+    fresh = make_index(PREFIXES, catch_all={'web': ('http', 'https')})
+    assert fresh.lookup(url) == owner
+    assert fresh.lookup(url) == owner              # second time: memo hit
+    assert INDEX.lookup(url) == owner
+
+
+def test_memo_is_dropped_when_the_index_changes():
+    idx = make_index({'a': 'file:///srv'})
+    assert idx.lookup('file:///srv/deep/x') == 'a'
+    idx.add_prefix('file:///srv/deep', 'b')
+    assert idx.lookup('file:///srv/deep/x') == 'b'
