@@ -189,11 +189,21 @@ def _same_site(origin, url):
             and u[0] == 'https' and u[2] == 443)
 
 
-def _strip_credentials(url):
+def _clean_target(url):
+    """A redirect target without credentials or fragment, with the scheme
+    and host lower-cased and a default port dropped."""
     split = urllib.parse.urlsplit(url)
-    hostport = split.netloc.rpartition('@')[2]
-    return urllib.parse.urlunsplit((split.scheme.lower(), hostport,
-                                    split.path or '/', split.query, ''))
+    scheme = split.scheme.lower()
+    hostport = split.netloc.rpartition('@')[2].lower()
+    host, colon, port = hostport.rpartition(':')
+    if colon and ']' not in port and port == str(_DEFAULT_PORT.get(scheme)):
+        hostport = host
+    return urllib.parse.urlunsplit((scheme, hostport, split.path or '/',
+                                    split.query, ''))
+
+
+def _empty():
+    yield from ()
 
 
 def _status_text(code):
@@ -263,10 +273,11 @@ class HttpStore(driver.Store):
                     'unknown scheme %r (use http, https or all)' % key)
             split = urllib.parse.urlsplit(value)
             if '://' not in value or not split.hostname:
+                shown = '' if '@' in value else ': %r' % value
                 raise self.bad_option(
                     'http_proxy_information',
-                    'proxy for %s is not a URL like http://proxy:3128: %r'
-                    % (key, display_url(value)))
+                    'proxy for %s is not a URL like http://proxy:3128%s'
+                    % (key, shown))
             proxies[key] = value
         return proxies
 
@@ -371,16 +382,17 @@ class HttpStore(driver.Store):
         return _scrub('%s: %s' % (type(cause).__name__, text))[:300]
 
     def _request(self, method, loc, headers=None, stream=False,
-                 timeout=None):
+                 timeout=None, accept=()):
         """Send *method* for *loc*, following redirects by hand.
 
-        Returns ``(response, final url)``.  Error statuses are raised.
+        Returns ``(response, final url)``.  Error statuses other than those
+        in *accept* are raised.
         """
         timeout = self.timeout if timeout is None else timeout
         headers = dict(headers or {})
         headers.setdefault('Accept-Encoding', 'identity')
         origin = url = loc.request_url
-        seen = {url}
+        seen = {_clean_target(url)}
         hops = 0
         while True:
             auth = loc.auth if loc.auth and _same_site(origin, url) else None
@@ -392,7 +404,7 @@ class HttpStore(driver.Store):
             url = self._next_hop(method, loc, url, resp.status_code, target,
                                  hops, seen)
             hops += 1
-        if resp.status_code >= 400:
+        if resp.status_code >= 400 and resp.status_code not in accept:
             resp.close()
             self._raise_status(method, loc, url, resp.status_code)
         return resp, url
@@ -416,7 +428,7 @@ class HttpStore(driver.Store):
             raise exceptions.BackendError(
                 '%s %s: refused redirect from https to http (%s)'
                 % (method, where, display_url(new)), code=code)
-        new = _strip_credentials(new)
+        new = _clean_target(new)
         if new in seen:
             raise exceptions.MaxRedirectsExceeded(
                 '%s %s: redirect loop back to %s'
@@ -450,11 +462,12 @@ class HttpStore(driver.Store):
     def _get(self, loc, offset, length):
         if length == 0:
             driver.range_size(self._get_size(loc), offset, 0)
-            return driver.ChunkIterator(iter(())), 0
+            return driver.ChunkIterator(_empty()), 0
         headers = {}
         if offset or length is not None:
             headers['Range'] = range_header(offset, length)
-        resp, url = self._request('GET', loc, headers, stream=True)
+        resp, url = self._request('GET', loc, headers, stream=True,
+                                  accept=(416,) if headers else ())
         try:
             skip, size, check_end = self._plan(loc, resp, url, offset, length)
         except BaseException:
@@ -531,6 +544,9 @@ class HttpStore(driver.Store):
                         raise exceptions.SizeMismatch(
                             size, 'more than %d' % size, what=what)
                     continue
+                if check_end and len(chunk) > size - got:
+                    raise exceptions.SizeMismatch(
+                        size, 'more than %d' % size, what=what)
                 chunk = chunk[:size - got]
                 got += len(chunk)
                 yield chunk
@@ -559,7 +575,7 @@ class HttpStore(driver.Store):
             if resp.status_code == 200 and size is not None:
                 return size
         resp, url = self._request('GET', loc, {'Range': 'bytes=0-0'},
-                                  stream=True)
+                                  stream=True, accept=(416,))
         resp.close()
         cr = parse_content_range(resp.headers.get('Content-Range'))
         if resp.status_code in (206, 416) and cr and cr[2] is not None:
