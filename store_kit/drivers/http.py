@@ -21,6 +21,7 @@ Policies (see ``doc/drivers.md``):
 """
 
 import http
+import importlib.metadata
 import logging
 import math
 import os
@@ -31,7 +32,6 @@ import requests
 import urllib3
 from oslo_config import cfg
 
-import store_kit
 from store_kit import driver
 from store_kit import exceptions
 from store_kit import location
@@ -81,6 +81,12 @@ _CONTENT_RANGE_RE = re.compile(
 _URL_CREDENTIALS_RE = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\'"]*@')
 _QUERY_RE = re.compile(r'\?[^\s\'")]+')
 _OBJECT_REPR_RE = re.compile(r'<[^<>]* object at 0x[0-9a-fA-F]+>:?\s*')
+
+
+try:
+    _USER_AGENT = 'store_kit/%s' % importlib.metadata.version('store_kit')
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+    _USER_AGENT = 'store_kit'
 
 
 def display_url(url):
@@ -242,8 +248,7 @@ class HttpStore(driver.Store):
         self.proxies = self._configure_proxies(group)
         self._configure_prefixes(group)
         self.session = requests.Session()
-        self.session.headers['User-Agent'] = 'store_kit/%s' % getattr(
-            store_kit, '__version__', '0')
+        self.session.headers['User-Agent'] = _USER_AGENT
 
     def _configure_tls(self, group):
         cafile = group.https_ca_certificates_file
@@ -349,6 +354,7 @@ class HttpStore(driver.Store):
     def _send(self, method, url, auth, headers, stream, timeout):
         """One request, no redirects; transport errors -> RemoteUnreachable."""
         shown = display_url(url)
+        # ``from None``: the requests error's text holds the query string.
         try:
             return self.session.request(
                 method, url, headers=headers, auth=auth, stream=stream,
@@ -357,19 +363,20 @@ class HttpStore(driver.Store):
         except requests.exceptions.Timeout:
             raise exceptions.RemoteUnreachable(
                 '%s %s: no answer within %gs (http_timeout of store %r)'
-                % (method, shown, timeout, self.name))
+                % (method, shown, timeout, self.name)) from None
         except requests.exceptions.SSLError as exc:
             raise exceptions.RemoteUnreachable(
                 '%s %s: TLS error (%s); check https_ca_certificates_file of '
                 'store %r' % (method, shown, self._reason(exc),
-                              self.name))
+                              self.name)) from None
         except requests.exceptions.ConnectionError as exc:
             raise exceptions.RemoteUnreachable(
                 '%s %s: cannot connect (%s)'
-                % (method, shown, self._reason(exc)))
+                % (method, shown, self._reason(exc))) from None
         except requests.exceptions.RequestException as exc:
             raise exceptions.BackendError(
-                '%s %s failed: %s' % (method, shown, self._reason(exc)))
+                '%s %s failed: %s'
+                % (method, shown, self._reason(exc))) from None
 
     @staticmethod
     def _reason(exc):

@@ -2,12 +2,16 @@
 
 import http.server
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 
 import pytest
 
 from store_kit import exceptions
+from tests.conftest import skip_or_fail
 from tests.helpers import make_registry
 
 DATA = bytes(range(256)) * 1000          # 256000 bytes
@@ -228,3 +232,63 @@ def test_closed_port(tmp_path):
     assert url in reason and 'cannot connect' in reason
     with pytest.raises(exceptions.RemoteUnreachable, match='cannot connect'):
         registry.get(url + '/img')
+
+
+# -- TLS ----------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def tls_server(tmp_path_factory):
+    """An https server with a self-signed certificate for 127.0.0.1."""
+    if not shutil.which('openssl'):
+        skip_or_fail('openssl is needed to make a test certificate')
+    d = tmp_path_factory.mktemp('tls')
+    cert, key = d / 'cert.pem', d / 'key.pem'
+    subprocess.run(
+        ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+         '-days', '1', '-subj', '/CN=127.0.0.1',
+         '-addext', 'subjectAltName=IP:127.0.0.1',
+         '-addext', 'basicConstraints=critical,CA:TRUE',
+         '-addext', 'keyUsage=critical,digitalSignature,keyCertSign',
+         '-keyout', str(key), '-out', str(cert)],
+        check=True, capture_output=True)
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    srv.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield 'https://127.0.0.1:%d' % srv.server_address[1], str(cert)
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+def tls_store(tmp_path, **opts):
+    text = ('[DEFAULT]\nenabled_backends = tls:http\n'
+            '[store_kit]\ndefault_backend = tls\n[tls]\nhttp_timeout = 5\n')
+    text += ''.join('%s = %s\n' % kv for kv in opts.items())
+    return make_registry(tmp_path, text)['tls']
+
+
+def test_tls_is_verified_by_default(tmp_path, tls_server, monkeypatch):
+    url, _ = tls_server
+    monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)
+    monkeypatch.delenv('CURL_CA_BUNDLE', raising=False)
+    with pytest.raises(exceptions.RemoteUnreachable, match='TLS error'):
+        tls_store(tmp_path).get_size(url + '/img')
+
+
+def test_tls_with_ca_file(tmp_path, tls_server):
+    url, cert = tls_server
+    s = tls_store(tmp_path, https_ca_certificates_file=cert)
+    it, size = s.get(url + '/img', offset=5, length=10)
+    with it:
+        assert (b''.join(it), size) == (DATA[5:15], 10)
+
+
+@pytest.mark.filterwarnings('ignore::urllib3.exceptions.InsecureRequestWarning')
+def test_tls_insecure(tmp_path, tls_server):
+    url, _ = tls_server
+    assert tls_store(tmp_path, https_insecure='true').get_size(
+        url + '/img') == len(DATA)

@@ -477,6 +477,7 @@ def test_transport_errors_are_unreachable(store, requests_mock, error, words):
         store.get('https://user:%s@h/img' % SECRET)
     assert isinstance(err.value, exceptions.BackendError)
     assert SECRET not in str(err.value)
+    assert err.value.__suppress_context__    # no chained requests error
     assert 'https://h/img' in str(err.value)
 
 
