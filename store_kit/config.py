@@ -8,8 +8,12 @@ names are only known once the config files are parsed).
 
 from oslo_config import cfg
 
+from store_kit import ops_config
+
 DRIVER_NAMESPACE = 'store_kit.drivers'
-FIXED_GROUPS = ('DEFAULT', 'store_kit')
+#: Sections store_kit owns; no store may take one of these names.
+FIXED_GROUPS = ('DEFAULT', 'store_kit') + tuple(g for g, _ in
+                                                ops_config.GROUPS)
 
 DEFAULT_OPTS = [
     cfg.DictOpt('enabled_backends',
@@ -31,9 +35,11 @@ STORE_KIT_OPTS = [
 
 def register_opts(conf):
     """Register the fixed options on *conf* (safe before or after parsing,
-    and safe to call twice)."""
+    and safe to call twice): the store options and the catalog, image
+    service and scrubber ones."""
     conf.register_opts(DEFAULT_OPTS)
     conf.register_opts(STORE_KIT_OPTS, group='store_kit')
+    ops_config.register_opts(conf)
 
 
 def store_options(driver_cls):
@@ -61,6 +67,7 @@ def list_opts():
     from stevedore import extension
     mgr = extension.ExtensionManager(DRIVER_NAMESPACE, invoke_on_load=False)
     groups = [('DEFAULT', DEFAULT_OPTS), ('store_kit', STORE_KIT_OPTS)]
+    groups += ops_config.list_opts()
     for ext in sorted(mgr, key=lambda e: e.name):
         groups.append(('%s_store_example' % ext.name, store_options(ext.plugin)))
     return groups
