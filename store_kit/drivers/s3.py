@@ -77,31 +77,33 @@ OPTIONS = [
                         ('virtual', 'https://bucket.host/key')],
                help='How the bucket is addressed in request URLs. Does not '
                     'change location URLs.'),
-    cfg.IntOpt('s3_store_large_object_size', default=100, min=0, max=5120,
+    cfg.IntOpt('s3_store_large_object_size', default=100,
                help='Images of known size below this many MiB are uploaded '
                     'in a single PUT (held in memory while read); larger '
                     'ones and images of unknown size use a multipart upload. '
-                    '0 means always multipart.'),
-    cfg.IntOpt('s3_store_large_object_chunk_size', default=10, min=5,
-               max=5120,
-               help='Part size in MiB of multipart uploads (S3 minimum: 5). '
+                    '0 means always multipart; at most 5120 (the S3 '
+                    'single-PUT limit).'),
+    cfg.IntOpt('s3_store_large_object_chunk_size', default=10,
+               help='Part size in MiB of multipart uploads, 5 (the S3 '
+                    'minimum) to 5120. '
                     'Grown automatically so an image never needs more than '
                     '10,000 parts.'),
-    cfg.IntOpt('s3_store_thread_pools', default=10, min=1, max=256,
-               help='Parts of one multipart upload sent in parallel. At most '
-                    'this many parts plus one are held in memory per upload.'),
+    cfg.IntOpt('s3_store_thread_pools', default=10,
+               help='Parts of one multipart upload sent in parallel (1 to '
+                    '256). At most this many parts plus one are held in '
+                    'memory per upload.'),
     cfg.StrOpt('s3_store_cacert', default='',
                help='CA bundle (PEM file) used to verify an https endpoint. '
                     'Empty uses the system/certifi bundle. TLS is always '
                     'verified.'),
-    cfg.FloatOpt('s3_store_connect_timeout', default=10.0, min=0.1,
-                 help='Seconds to wait for a TCP/TLS connection to the '
-                      'endpoint.'),
-    cfg.FloatOpt('s3_store_read_timeout', default=60.0, min=0.1,
-                 help='Seconds to wait for the endpoint to answer or to send '
-                      'more data on an open connection.'),
-    cfg.IntOpt('s3_store_max_retries', default=4, min=0, max=20,
-               help='Retries of a failed request (throttling, 5xx, '
+    cfg.FloatOpt('s3_store_connect_timeout', default=10.0,
+                 help='Seconds (> 0) to wait for a TCP/TLS connection to '
+                      'the endpoint.'),
+    cfg.FloatOpt('s3_store_read_timeout', default=60.0,
+                 help='Seconds (> 0) to wait for the endpoint to answer or '
+                      'to send more data on an open connection.'),
+    cfg.IntOpt('s3_store_max_retries', default=4,
+               help='Retries (0 to 20) of a failed request (throttling, 5xx, '
                     'connection errors) before giving up; botocore\'s '
                     '"standard" retry mode with backoff.'),
 ]
@@ -338,8 +340,8 @@ class S3Store(driver.Store):
             MAX_PART_SIZE // MiB) * MiB
         self.thread_pools = self._int_opt('s3_store_thread_pools', 1, 256)
         self.max_retries = self._int_opt('s3_store_max_retries', 0, 20)
-        self.connect_timeout = opt('s3_store_connect_timeout')
-        self.read_timeout = opt('s3_store_read_timeout')
+        self.connect_timeout = self._positive_opt('s3_store_connect_timeout')
+        self.read_timeout = self._positive_opt('s3_store_read_timeout')
         cacert = (opt('s3_store_cacert') or '').strip()
         if cacert and not os.path.isfile(cacert):
             raise self.bad_option('s3_store_cacert',
@@ -361,6 +363,12 @@ class S3Store(driver.Store):
             secret = name in ('s3_store_access_key', 's3_store_secret_key')
             raise self.bad_option(name, 'invalid value' if secret
                                   else 'invalid value: %s' % exc)
+
+    def _positive_opt(self, name):
+        value = self._opt(name)
+        if not value > 0:
+            raise self.bad_option(name, 'must be > 0, got %r' % (value,))
+        return value
 
     def _int_opt(self, name, low, high):
         value = self._opt(name)
@@ -733,7 +741,7 @@ class S3Store(driver.Store):
             if length == 0:
                 total = self._get_size(loc)
                 driver.range_size(total, offset, 0)       # offset check
-                return driver.ChunkIterator(iter(())), 0
+                return driver.ChunkIterator(_empty()), 0
             end = '' if length is None else str(offset + length - 1)
             kwargs['Range'] = 'bytes=%d-%s' % (offset, end)
         with self._errors('GET', bucket, key):
@@ -744,7 +752,7 @@ class S3Store(driver.Store):
                     raise
                 total = self._get_size(loc)
                 driver.range_size(total, offset, length)  # raises if past end
-                return driver.ChunkIterator(iter(())), 0
+                return driver.ChunkIterator(_empty()), 0
         body = resp['Body']
         length_sent = resp.get('ContentLength')
         if 'Range' in kwargs and not resp.get('ContentRange'):
@@ -820,6 +828,10 @@ def _status(exc):
 
 def _code(exc):
     return str(exc.response.get('Error', {}).get('Code') or '')
+
+
+def _empty():
+    yield from ()
 
 
 def _drain(head, rest):
