@@ -111,7 +111,7 @@ locations = sa.Table(
     sa.Column('last_error', sa.Text),
     sa.Column('next_attempt_at', Timestamp),
     sa.Index('ix_locations_image_id_status', 'image_id', 'status'),
-    sa.Index('ix_locations_status_delete_time', 'status', 'delete_time'),
+    sa.Index('ix_locations_status_id', 'status', 'id'),
 )
 
 members = sa.Table(

@@ -19,8 +19,8 @@ def add(db, ctx, image, member, **kw):
 
 def test_create_find_count(db, p1, p2, p3, shared):
     m = add(db, p1, shared, 'p2')
-    assert (m['member'], m['status'], m['can_share'], m['deleted']) == ('p2', 'pending',
-                                                                         False, False)
+    assert (m['member'], m['status'], m['can_share'], m['deleted']) == (
+        'p2', 'pending', False, False)
     add(db, p1, shared, 'p3', status='accepted', can_share=True)
     assert db.image_member_count(p1, shared['id']) == 2
     assert [x['member'] for x in db.image_member_find(p1, image_id=shared['id'])] == ['p2', 'p3']

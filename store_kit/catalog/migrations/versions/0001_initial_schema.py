@@ -20,28 +20,29 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')
 
 
 def upgrade():
-    op.create_table('images',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('name', sa.String(length=255), nullable=True),
-    sa.Column('status', sa.String(length=30), nullable=False),
-    sa.Column('visibility', sa.String(length=20), nullable=False),
-    sa.Column('owner', sa.String(length=255), nullable=True),
-    sa.Column('size', sa.BigInteger(), nullable=True),
-    sa.Column('virtual_size', sa.BigInteger(), nullable=True),
-    sa.Column('checksum', sa.String(length=32), nullable=True),
-    sa.Column('os_hash_algo', sa.String(length=64), nullable=True),
-    sa.Column('os_hash_value', sa.String(length=128), nullable=True),
-    sa.Column('disk_format', sa.String(length=20), nullable=True),
-    sa.Column('container_format', sa.String(length=20), nullable=True),
-    sa.Column('min_disk', sa.Integer(), nullable=False),
-    sa.Column('min_ram', sa.Integer(), nullable=False),
-    sa.Column('protected', sa.Boolean(), nullable=False),
-    sa.Column('os_hidden', sa.Boolean(), nullable=False),
-    sa.Column('created_at', TS, nullable=False),
-    sa.Column('updated_at', TS, nullable=False),
-    sa.Column('deleted_at', TS, nullable=True),
-    sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        'images',
+        sa.Column('id', sa.String(length=36), nullable=False),
+        sa.Column('name', sa.String(length=255), nullable=True),
+        sa.Column('status', sa.String(length=30), nullable=False),
+        sa.Column('visibility', sa.String(length=20), nullable=False),
+        sa.Column('owner', sa.String(length=255), nullable=True),
+        sa.Column('size', sa.BigInteger(), nullable=True),
+        sa.Column('virtual_size', sa.BigInteger(), nullable=True),
+        sa.Column('checksum', sa.String(length=32), nullable=True),
+        sa.Column('os_hash_algo', sa.String(length=64), nullable=True),
+        sa.Column('os_hash_value', sa.String(length=128), nullable=True),
+        sa.Column('disk_format', sa.String(length=20), nullable=True),
+        sa.Column('container_format', sa.String(length=20), nullable=True),
+        sa.Column('min_disk', sa.Integer(), nullable=False),
+        sa.Column('min_ram', sa.Integer(), nullable=False),
+        sa.Column('protected', sa.Boolean(), nullable=False),
+        sa.Column('os_hidden', sa.Boolean(), nullable=False),
+        sa.Column('created_at', TS, nullable=False),
+        sa.Column('updated_at', TS, nullable=False),
+        sa.Column('deleted_at', TS, nullable=True),
+        sa.Column('deleted', sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_images_checksum', 'images', ['checksum'])
     op.create_index('ix_images_container_format', 'images', ['container_format'])
@@ -60,87 +61,92 @@ def upgrade():
     op.create_index('ix_images_virtual_size', 'images', ['virtual_size'])
     op.create_index('ix_images_visibility', 'images', ['visibility'])
 
-    locks = op.create_table('locks',
-    sa.Column('name', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('name')
+    locks = op.create_table(
+        'locks',
+        sa.Column('name', sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint('name')
     )
     op.bulk_insert(locks, [{'name': 'dependencies'}])
-    op.create_table('dependencies',
-    sa.Column('source_id', sa.String(length=36), nullable=False),
-    sa.Column('target_id', sa.String(length=36), nullable=False),
-    sa.Column('created_at', TS, nullable=False),
-    sa.ForeignKeyConstraint(['source_id'], ['images.id'], ),
-    sa.ForeignKeyConstraint(['target_id'], ['images.id'], ),
-    sa.PrimaryKeyConstraint('source_id', 'target_id')
+    op.create_table(
+        'dependencies',
+        sa.Column('source_id', sa.String(length=36), nullable=False),
+        sa.Column('target_id', sa.String(length=36), nullable=False),
+        sa.Column('created_at', TS, nullable=False),
+        sa.ForeignKeyConstraint(['source_id'], ['images.id'], ),
+        sa.ForeignKeyConstraint(['target_id'], ['images.id'], ),
+        sa.PrimaryKeyConstraint('source_id', 'target_id')
     )
     op.create_index('ix_dependencies_target_id', 'dependencies', ['target_id'])
 
-    op.create_table('locations',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('image_id', sa.String(length=36), nullable=False),
-    sa.Column('url', sa.Text(), nullable=False),
-    sa.Column('meta_data', JSON, nullable=True),
-    sa.Column('status', sa.String(length=30), nullable=False),
-    sa.Column('delete_time', TS, nullable=True),
-    sa.Column('created_at', TS, nullable=False),
-    sa.Column('updated_at', TS, nullable=False),
-    sa.Column('deleted_at', TS, nullable=True),
-    sa.Column('lease_owner', sa.String(length=255), nullable=True),
-    sa.Column('lease_until', TS, nullable=True),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('next_attempt_at', TS, nullable=True),
-    sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        'locations',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('image_id', sa.String(length=36), nullable=False),
+        sa.Column('url', sa.Text(), nullable=False),
+        sa.Column('meta_data', JSON, nullable=True),
+        sa.Column('status', sa.String(length=30), nullable=False),
+        sa.Column('delete_time', TS, nullable=True),
+        sa.Column('created_at', TS, nullable=False),
+        sa.Column('updated_at', TS, nullable=False),
+        sa.Column('deleted_at', TS, nullable=True),
+        sa.Column('lease_owner', sa.String(length=255), nullable=True),
+        sa.Column('lease_until', TS, nullable=True),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('last_error', sa.Text(), nullable=True),
+        sa.Column('next_attempt_at', TS, nullable=True),
+        sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
+        sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_locations_image_id_status', 'locations', ['image_id', 'status'])
-    op.create_index('ix_locations_status_delete_time', 'locations', ['status', 'delete_time'])
+    op.create_index('ix_locations_status_id', 'locations', ['status', 'id'])
 
-    op.create_table('members',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('image_id', sa.String(length=36), nullable=False),
-    sa.Column('member', sa.String(length=255), nullable=False),
-    sa.Column('can_share', sa.Boolean(), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('created_at', TS, nullable=False),
-    sa.Column('updated_at', TS, nullable=False),
-    sa.Column('deleted_at', TS, nullable=True),
-    sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('image_id', 'member', name='uq_members_image_id_member')
+    op.create_table(
+        'members',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('image_id', sa.String(length=36), nullable=False),
+        sa.Column('member', sa.String(length=255), nullable=False),
+        sa.Column('can_share', sa.Boolean(), nullable=False),
+        sa.Column('status', sa.String(length=20), nullable=False),
+        sa.Column('created_at', TS, nullable=False),
+        sa.Column('updated_at', TS, nullable=False),
+        sa.Column('deleted_at', TS, nullable=True),
+        sa.Column('deleted', sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('image_id', 'member', name='uq_members_image_id_member')
     )
     op.create_index('ix_members_member_status', 'members', ['member', 'status'])
 
-    op.create_table('properties',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('image_id', sa.String(length=36), nullable=False),
-    sa.Column('name', sa.String(length=255), nullable=False),
-    sa.Column('value', sa.String(length=255), nullable=True),
-    sa.Column('created_at', TS, nullable=False),
-    sa.Column('updated_at', TS, nullable=False),
-    sa.Column('deleted_at', TS, nullable=True),
-    sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('image_id', 'name', name='uq_properties_image_id_name')
+    op.create_table(
+        'properties',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('image_id', sa.String(length=36), nullable=False),
+        sa.Column('name', sa.String(length=255), nullable=False),
+        sa.Column('value', sa.String(length=255), nullable=True),
+        sa.Column('created_at', TS, nullable=False),
+        sa.Column('updated_at', TS, nullable=False),
+        sa.Column('deleted_at', TS, nullable=True),
+        sa.Column('deleted', sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('image_id', 'name', name='uq_properties_image_id_name')
     )
     op.create_index('ix_properties_name_value', 'properties', ['name', 'value'])
 
-    op.create_table('tags',
-    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
-    sa.Column('image_id', sa.String(length=36), nullable=False),
-    sa.Column('value', sa.String(length=255), nullable=False),
-    sa.Column('created_at', TS, nullable=False),
-    sa.Column('updated_at', TS, nullable=False),
-    sa.Column('deleted_at', TS, nullable=True),
-    sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('image_id', 'value', name='uq_tags_image_id_value')
+    op.create_table(
+        'tags',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('image_id', sa.String(length=36), nullable=False),
+        sa.Column('value', sa.String(length=255), nullable=False),
+        sa.Column('created_at', TS, nullable=False),
+        sa.Column('updated_at', TS, nullable=False),
+        sa.Column('deleted_at', TS, nullable=True),
+        sa.Column('deleted', sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('image_id', 'value', name='uq_tags_image_id_value')
     )
     op.create_index('ix_tags_value', 'tags', ['value'])
-
 
 
 def downgrade():
@@ -153,7 +159,7 @@ def downgrade():
     op.drop_index('ix_members_member_status', table_name='members')
 
     op.drop_table('members')
-    op.drop_index('ix_locations_status_delete_time', table_name='locations')
+    op.drop_index('ix_locations_status_id', table_name='locations')
     op.drop_index('ix_locations_image_id_status', table_name='locations')
 
     op.drop_table('locations')
