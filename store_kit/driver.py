@@ -216,7 +216,9 @@ class ChunkIterator:
 
     def close(self):
         try:
-            self._gen.close()
+            close = getattr(self._gen, 'close', None)
+            if close is not None:
+                close()
         finally:
             if self._closer is not None:
                 closer, self._closer = self._closer, None

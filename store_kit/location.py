@@ -238,7 +238,8 @@ def _split_port(hostport, url):
 
 
 def redact(url):
-    """Return *url* with any user:password replaced by ``***``.
+    """*url* fit for messages and logs: credentials become ``***`` and a
+    query (which may hold a signature) becomes ``?...``.
 
     Safe on anything: a non-URL comes back unchanged (as a string).
     """
@@ -248,13 +249,18 @@ def redact(url):
         return url
     scheme = url[:sep].lower()
     rest = url[sep + 3:]
+    if FAMILIES.get(scheme) != 's3':
+        rest, query, _ = rest.partition('#')[0].partition('?')
+        query = '?...' if query else ''
+    else:
+        query = ''
     try:
         userinfo, hostport, path = _split_netloc(scheme, rest)
     except Exception:  # pragma: no cover - defensive, never leak
         return url[:sep + 3] + '***'
     if userinfo is None:
-        return url
-    return '%s://***@%s%s' % (url[:sep], hostport, path)
+        return url[:sep + 3] + rest + query
+    return '%s://***@%s%s%s' % (url[:sep], hostport, path, query)
 
 
 def join_path(*parts):

@@ -89,13 +89,6 @@ except importlib.metadata.PackageNotFoundError:  # pragma: no cover
     _USER_AGENT = 'store_kit'
 
 
-def display_url(url):
-    """*url* fit for messages and logs: no credentials, no query."""
-    url = location.redact(url)
-    base, sep, _ = url.partition('#')[0].partition('?')
-    return base + ('?...' if sep else '')
-
-
 def _scrub(text):
     """Remove URL credentials and query strings from free text."""
     text = _URL_CREDENTIALS_RE.sub(r'\1***@', str(text))
@@ -152,10 +145,10 @@ class HttpLocation(location.StoreLocation):
         parsed = location.parse(url)
         if parsed.scheme not in _SCHEMES:
             raise exceptions.BadStoreUri(
-                'not an http(s) URL: %s' % display_url(url))
+                'not an http(s) URL: %s' % location.redact(url))
         if not parsed.host:
             raise exceptions.BadStoreUri('no host in URL %s'
-                                         % display_url(url))
+                                         % location.redact(url))
         split = urllib.parse.urlsplit(url)
         hostport = split.netloc.rpartition('@')[2]
         request_url = urllib.parse.urlunsplit(
@@ -303,8 +296,8 @@ class HttpStore(driver.Store):
                 raise self.bad_option(
                     'http_store_url_prefixes',
                     'prefixes %s and %s are the same'
-                    % (seen[parsed.key], display_url(prefix)))
-            seen[parsed.key] = display_url(prefix)
+                    % (seen[parsed.key], location.redact(prefix)))
+            seen[parsed.key] = location.redact(prefix)
             index.add_prefix(prefix, self.name)
         self._index = index
         self.url_prefixes = prefixes
@@ -312,7 +305,7 @@ class HttpStore(driver.Store):
     def _check_prefix(self, prefix):
         def bad(reason):
             return self.bad_option('http_store_url_prefixes',
-                                   '%r %s' % (display_url(prefix), reason))
+                                   '%r %s' % (location.redact(prefix), reason))
         scheme, sep, _ = prefix.partition('://')
         if not sep or scheme.lower() not in _SCHEMES:
             raise bad('is not an http:// or https:// URL')
@@ -341,7 +334,7 @@ class HttpStore(driver.Store):
         if self._index is not None and self._index.lookup(url) != self.name:
             raise exceptions.BadStoreUri(
                 '%s is not under the URL prefixes of store %r (%s)'
-                % (display_url(url), self.name,
+                % (location.redact(url), self.name,
                    ', '.join(self.url_prefixes)))
         return loc
 
@@ -353,7 +346,7 @@ class HttpStore(driver.Store):
 
     def _send(self, method, url, auth, headers, stream, timeout):
         """One request, no redirects; transport errors -> RemoteUnreachable."""
-        shown = display_url(url)
+        shown = location.redact(url)
         # ``from None``: the requests error's text holds the query string.
         try:
             return self.session.request(
@@ -417,9 +410,9 @@ class HttpStore(driver.Store):
         return resp, url
 
     def _next_hop(self, method, loc, url, code, target, hops, seen):
-        where = display_url(loc.request_url)
+        where = location.redact(loc.request_url)
         if url != loc.request_url:
-            where += ' (redirected to %s)' % display_url(url)
+            where += ' (redirected to %s)' % location.redact(url)
         if not target:
             raise exceptions.BackendError(
                 '%s %s: HTTP %s without a Location header'
@@ -429,17 +422,17 @@ class HttpStore(driver.Store):
         if scheme not in _SCHEMES:
             raise exceptions.BackendError(
                 '%s %s: refused redirect to non-http URL %s'
-                % (method, where, display_url(new)), code=code)
+                % (method, where, location.redact(new)), code=code)
         if urllib.parse.urlsplit(url).scheme.lower() == 'https' and (
                 scheme == 'http'):
             raise exceptions.BackendError(
                 '%s %s: refused redirect from https to http (%s)'
-                % (method, where, display_url(new)), code=code)
+                % (method, where, location.redact(new)), code=code)
         new = _clean_target(new)
         if new in seen:
             raise exceptions.MaxRedirectsExceeded(
                 '%s %s: redirect loop back to %s'
-                % (method, where, display_url(new)), code=code)
+                % (method, where, location.redact(new)), code=code)
         if hops >= self.max_redirects:
             raise exceptions.MaxRedirectsExceeded(
                 '%s %s: more than %d redirect(s) (http_max_redirects of '
@@ -447,13 +440,13 @@ class HttpStore(driver.Store):
                 code=code)
         seen.add(new)
         LOG.debug('%s %s: HTTP %d to %s', method, where, code,
-                  display_url(new))
+                  location.redact(new))
         return new
 
     def _raise_status(self, method, loc, url, code):
-        where = display_url(loc.request_url)
+        where = location.redact(loc.request_url)
         if url != loc.request_url:
-            where += ' (redirected to %s)' % display_url(url)
+            where += ' (redirected to %s)' % location.redact(url)
         status = _status_text(code)
         if code in (404, 410):
             raise exceptions.NotFound('%s not found (HTTP %s)'
@@ -482,13 +475,13 @@ class HttpStore(driver.Store):
             raise
         if skip:
             LOG.debug('GET %s: server ignored Range; skipping %d bytes',
-                      display_url(url), skip)
+                      location.redact(url), skip)
         gen = self._stream(resp, url, skip, size, check_end)
         return driver.ChunkIterator(gen, resp.close), size
 
     def _plan(self, loc, resp, url, offset, length):
         """``(bytes to skip, bytes to yield, check nothing follows)``."""
-        shown = display_url(url)
+        shown = location.redact(url)
         code = resp.status_code
         if code == 206:
             cr = parse_content_range(resp.headers.get('Content-Range'))
@@ -536,7 +529,7 @@ class HttpStore(driver.Store):
         """Yield *size* bytes after *skip*; SizeMismatch if the body is short
         (or, with *check_end*, longer)."""
         got = 0
-        what = 'data from %s' % display_url(url)
+        what = 'data from %s' % location.redact(url)
         try:
             if size == 0 and not check_end:
                 return
@@ -562,10 +555,10 @@ class HttpStore(driver.Store):
         except urllib3.exceptions.ReadTimeoutError:
             raise exceptions.RemoteUnreachable(
                 'GET %s: no data for %gs after %d bytes (http_timeout of '
-                'store %r)' % (display_url(url), self.timeout, got,
+                'store %r)' % (location.redact(url), self.timeout, got,
                                self.name))
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            LOG.debug('GET %s: body ended early: %s', display_url(url),
+            LOG.debug('GET %s: body ended early: %s', location.redact(url),
                       _scrub(exc))
             raise exceptions.SizeMismatch(
                 size, '%d (connection closed early)' % got, what=what)
@@ -591,7 +584,7 @@ class HttpStore(driver.Store):
             return _content_length(resp)
         raise exceptions.BackendError(
             'cannot tell the size of %s: the server sends no Content-Length '
-            'and no Content-Range' % display_url(url))
+            'and no Content-Range' % location.redact(url))
 
     def _request_size(self, method, loc):
         """HEAD *loc*; ``(None, url)`` if the server does not allow HEAD."""
@@ -620,7 +613,7 @@ class HttpStore(driver.Store):
             except exceptions.StoreKitError as exc:
                 problems.append(str(exc))
             except Exception as exc:  # never raise from a health check
-                problems.append('%s: %s' % (display_url(prefix),
+                problems.append('%s: %s' % (location.redact(prefix),
                                             self._reason(exc)))
         if problems:
             return False, '; '.join(problems)

@@ -110,3 +110,11 @@ def test_non_bytes_chunks_rejected():
 def test_negative_size_rejected():
     with pytest.raises(exceptions.Invalid):
         driver.HashingReader(io.BytesIO(b''), -1)
+
+
+def test_chunk_iterator_close_on_plain_iterator():
+    closed = []
+    it = driver.ChunkIterator(iter([b'a']), lambda: closed.append(1))
+    it.close()
+    it.close()
+    assert closed == [1]

@@ -720,5 +720,5 @@ def test_parse_content_range(value, parsed):
     ('https://u:p@h/a?sig=1#f', 'https://***@h/a?...'),
     ('https://h/a', 'https://h/a'),
 ])
-def test_display_url(url, shown):
-    assert http_mod.display_url(url) == shown
+def test_urls_are_shown_redacted(url, shown):
+    assert http_mod.location.redact(url) == shown

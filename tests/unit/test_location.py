@@ -104,3 +104,12 @@ def test_format_parse_round_trip(scheme, host, port, segs):
     again = location.StoreLocation(None, parsed).url
     assert location.parse(again) == parsed
     assert again == url
+
+
+def test_redact_hides_queries_that_may_hold_signatures():
+    assert location.redact('https://u:p@h/x?sig=abc#f') == \
+        'https://***@h/x?...'
+    assert location.redact('https://h/x?X-Amz-Signature=abc') == \
+        'https://h/x?...'
+    # in s3 URLs '?' is part of the key, not a query
+    assert location.redact('s3://h/b/k?1') == 's3://h/b/k?1'
