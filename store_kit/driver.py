@@ -315,6 +315,9 @@ class Store:
         """Return ``(True, '')`` or ``(False, reason)``; never raises."""
         return True, ''
 
+    def close(self):
+        """Release what the store holds open (sessions, pools)."""
+
     def add(self, image_id, data, size=0, hashing_algo='sha512'):
         """Store *data* under *image_id*; return an :class:`AddResult`."""
         if not self.capabilities & Capabilities.WRITE:

@@ -206,6 +206,11 @@ class StoreRegistry:
         return {name: store.check_reachable()
                 for name, store in self._stores.items()}
 
+    def close(self):
+        """Close every store (their sessions and connection pools)."""
+        for store in self._stores.values():
+            store.close()
+
     # -- data --------------------------------------------------------------
 
     def _route(self, url, store):
