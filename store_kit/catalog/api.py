@@ -183,7 +183,8 @@ class Catalog(MembersMixin, LocationsMixin, DependenciesMixin):
                     raise exceptions.ImageNotFound('marker image %s not found' % (marker,)) \
                         from None
                 where.append(filtering.after_marker(spec, marker_row))
-            query = sa.select(images).where(*where).order_by(*filtering.order_by(spec))
+            query = sa.select(images).where(*where).order_by(
+                *filtering.order_by(spec, native_nulls=self.dialect == 'postgresql'))
             if limit is not None:
                 query = query.limit(limit)
             rows = conn.execute(query).mappings().all()

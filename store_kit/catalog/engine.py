@@ -27,7 +27,7 @@ def make_engine(url):
     backend = u.get_backend_name()
     if backend == 'sqlite':
         return _sqlite_engine(u)
-    kwargs = {'pool_pre_ping': True, 'future': True}
+    kwargs = {}
     if backend in ('mysql', 'mariadb'):
         # Same isolation as PostgreSQL's default: each statement sees the
         # latest committed rows once a lock is granted.
@@ -80,9 +80,12 @@ def _driver_code(err):
 
 
 def is_retryable(err):
-    """True for serialisation failures, deadlocks and busy SQLite files."""
+    """True for serialisation failures, deadlocks, busy SQLite files and
+    connections found dead (the pool replaces them; no pre-ping round trip)."""
     if not isinstance(err, sa_exc.DBAPIError):
         return False
+    if err.connection_invalidated:
+        return True
     code = _driver_code(err)
     if code in ('40001', '40P01', 1213, 1205):
         return True

@@ -183,10 +183,15 @@ def _components(spec):
     return parts
 
 
-def order_by(spec):
-    """ORDER BY clauses for ``spec`` (NULLs last ascending, first descending)."""
+def order_by(spec, native_nulls=False):
+    """ORDER BY clauses for ``spec`` (NULLs last ascending, first descending).
+
+    ``native_nulls``: the engine already sorts NULLs that way (PostgreSQL),
+    so plain column order is used and indexes can serve it.
+    """
     return [expr.asc() if d == 'asc' else expr.desc()
-            for expr, d, _key, _flag in _components(spec)]
+            for expr, d, _key, is_flag in _components(spec)
+            if not (native_nulls and is_flag)]
 
 
 def after_marker(spec, marker_row):

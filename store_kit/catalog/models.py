@@ -63,7 +63,6 @@ images = sa.Table(
     sa.Index('ix_images_min_disk', 'min_disk'),
     sa.Index('ix_images_min_ram', 'min_ram'),
     sa.Index('ix_images_os_hidden', 'os_hidden'),
-    sa.Index('ix_images_deleted', 'deleted'),
 )
 
 properties = sa.Table(
@@ -135,7 +134,8 @@ dependencies = sa.Table(
     sa.Column('source_id', sa.String(36), sa.ForeignKey('images.id'), primary_key=True),
     sa.Column('target_id', sa.String(36), sa.ForeignKey('images.id'), primary_key=True),
     sa.Column('created_at', Timestamp, nullable=False),
-    sa.Index('ix_dependencies_target_id', 'target_id'),
+    # covering: the recursive step reads source_id from the index alone
+    sa.Index('ix_dependencies_target_id', 'target_id', 'source_id'),
 )
 
 #: Named rows locked FOR UPDATE to serialise changes of a shared structure

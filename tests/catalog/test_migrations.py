@@ -50,3 +50,10 @@ def test_sqlite_file_parent_directory_is_created(tmp_path):
             assert conn.exec_driver_sql('PRAGMA foreign_keys').scalar() == 1
     finally:
         db.dispose()
+
+
+def test_manage_sync_and_version(empty_url):
+    from store_kit.catalog import manage
+    assert manage.db_version(empty_url) is None
+    assert manage.db_sync(empty_url) == schema.head_revision()
+    assert manage.db_version(empty_url) == schema.head_revision()

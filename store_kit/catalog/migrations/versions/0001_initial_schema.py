@@ -47,7 +47,6 @@ def upgrade():
     op.create_index('ix_images_checksum', 'images', ['checksum'])
     op.create_index('ix_images_container_format', 'images', ['container_format'])
     op.create_index('ix_images_created_at_id', 'images', ['created_at', 'id'])
-    op.create_index('ix_images_deleted', 'images', ['deleted'])
     op.create_index('ix_images_disk_format', 'images', ['disk_format'])
     op.create_index('ix_images_min_disk', 'images', ['min_disk'])
     op.create_index('ix_images_min_ram', 'images', ['min_ram'])
@@ -76,7 +75,7 @@ def upgrade():
         sa.ForeignKeyConstraint(['target_id'], ['images.id'], ),
         sa.PrimaryKeyConstraint('source_id', 'target_id')
     )
-    op.create_index('ix_dependencies_target_id', 'dependencies', ['target_id'])
+    op.create_index('ix_dependencies_target_id', 'dependencies', ['target_id', 'source_id'])
 
     op.create_table(
         'locations',
@@ -179,7 +178,6 @@ def downgrade():
     op.drop_index('ix_images_min_ram', table_name='images')
     op.drop_index('ix_images_min_disk', table_name='images')
     op.drop_index('ix_images_disk_format', table_name='images')
-    op.drop_index('ix_images_deleted', table_name='images')
     op.drop_index('ix_images_created_at_id', table_name='images')
     op.drop_index('ix_images_container_format', table_name='images')
     op.drop_index('ix_images_checksum', table_name='images')
