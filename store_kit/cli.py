@@ -23,7 +23,6 @@ import traceback
 from oslo_config import cfg
 
 import store_kit
-from store_kit import backfill as backfill_mod
 from store_kit import config as config_mod
 from store_kit import exceptions
 from store_kit import location as loc_mod
@@ -139,6 +138,8 @@ class Env:
     def close(self):
         if self._db is not None:
             self._db.dispose()
+        if self._registry is not None:
+            self._registry.close()
 
 
 def safe_db_url(url):
@@ -392,6 +393,7 @@ def cmd_dependency_delete(env, args):
 
 
 def cmd_backfill(env, args):
+    from store_kit import backfill as backfill_mod
     db, registry = env.catalog(), env.registry
     total = backfill_mod.count_live_locations(db)
     with progress_bar(total, 'backfill', unit='loc') as bar:
@@ -579,6 +581,10 @@ def main(argv=None):
         return _fail(args, 'configuration: %s' % _one_line(exc), 2)
     except exceptions.StoreKitError as exc:
         return _fail(args, _one_line(exc), 1)
+    except _sqlalchemy_error() as exc:
+        url = env.conf.catalog.connection if env is not None else None
+        return _fail(args, 'catalog database %s failed: %s' % (
+            safe_db_url(url) if url else '', _one_line(getattr(exc, 'orig', exc))), 1)
     except OSError as exc:
         return _fail(args, _one_line(exc), 1)
     except KeyboardInterrupt:
@@ -586,6 +592,17 @@ def main(argv=None):
     finally:
         if env is not None:
             env.close()
+
+
+def _sqlalchemy_error():
+    """SQLAlchemyError if SQLAlchemy is loaded (errors not yet translated,
+    e.g. connecting), else a class nothing raises."""
+    sa_exc = sys.modules.get('sqlalchemy.exc')
+    return sa_exc.SQLAlchemyError if sa_exc is not None else _Never
+
+
+class _Never(Exception):
+    pass
 
 
 def _one_line(exc):

@@ -69,8 +69,8 @@ def run(env):
         'name': 'demo-legacy', 'status': 'active', 'size': copy.size,
         'checksum': copy.checksum, 'visibility': 'private',
         'locations': [{'url': copy.url, 'metadata': {}}]})
-    say('image %s at %s, metadata %s' % (legacy['id'], loc_mod.redact(copy.url),
-                                          legacy['locations'][0]['metadata']))
+    say('image %s at %s, metadata %s' % (
+        legacy['id'], loc_mod.redact(copy.url), legacy['locations'][0]['metadata']))
     old_catalog.dispose()
 
     step('Resolve it, then backfill the whole catalog')
