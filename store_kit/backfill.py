@@ -9,6 +9,7 @@ in flight; a rerun finds only what is still missing (idempotent).
 """
 
 import collections
+import concurrent.futures
 import dataclasses
 import re
 
@@ -128,36 +129,82 @@ def write_batch(db, updates):
     spares the per-parameter cost of huge IN lists)."""
     by_store = collections.defaultdict(list)
     for loc_id, name in updates:
-        by_store[name].append(str(int(loc_id)))
+        by_store[name].append(int(loc_id))
     set_store = _SET_STORE[_dialect(db)]
     with db.engine.begin() as conn:
         for name, ids in by_store.items():
             if not _SAFE_NAME.match(name):
                 raise exceptions.Invalid('bad store name %r' % (name,))
+            ids.sort()
             for i in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[i:i + _IN_CHUNK]
+                # The BETWEEN lets every planner walk the primary key.
                 conn.exec_driver_sql(
-                    'UPDATE locations SET meta_data = %s WHERE id IN (%s)'
-                    % (set_store.replace(':store', "'%s'" % name),
-                       ','.join(ids[i:i + _IN_CHUNK])))
+                    'UPDATE locations SET meta_data = %s WHERE id BETWEEN %d AND %d '
+                    'AND id IN (%s)' % (set_store.replace(':store', "'%s'" % name),
+                                        chunk[0], chunk[-1], ','.join(map(str, chunk))))
 
 
-def run(db, registry, batch_size=10000, dry_run=False, progress=None):
+def run(db, registry, batch_size=10000, dry_run=False, progress=None,
+        writers=None):
     """Backfill the whole catalog; returns a :class:`BackfillReport`.
 
     *progress*, if given, is called as ``progress(n, report)`` after each
-    batch of *n* locations.
+    batch of *n* locations.  *writers* is how many transactions may write
+    at once while the next pages are read: 1 on SQLite (one writer anyway),
+    4 on server engines unless given.
     """
     if batch_size < 1:
         raise exceptions.Invalid('batch size must be >= 1, got %r'
                                  % (batch_size,))
+    if writers is None:
+        writers = 1 if db.dialect == 'sqlite' else 4
     report = BackfillReport()
     enabled = frozenset(registry.names())
-    for scanned, missing in iter_missing(db, enabled, batch_size):
-        report.scanned += scanned
-        report.already += scanned - len(missing)
-        updates = resolve_batch(registry, missing, report)
-        if updates and not dry_run:
-            write_batch(db, updates)
-        if progress is not None:
-            progress(scanned, report)
+    with _Writer(db, writers) as writer:
+        for scanned, missing in iter_missing(db, enabled, batch_size):
+            report.scanned += scanned
+            report.already += scanned - len(missing)
+            updates = resolve_batch(registry, missing, report)
+            if updates and not dry_run:
+                writer.submit(updates)
+            if progress is not None:
+                progress(scanned, report)
     return report
+
+
+class _Writer:
+    """Runs :func:`write_batch` inline (one writer) or on a few threads,
+    with at most two batches per thread in flight so memory stays flat."""
+
+    def __init__(self, db, writers):
+        self.db = db
+        self.pool = (concurrent.futures.ThreadPoolExecutor(
+            writers, thread_name_prefix='store-kit-backfill')
+            if writers > 1 else None)
+        self.limit = 2 * writers
+        self.pending = collections.deque()
+
+    def submit(self, updates):
+        if self.pool is None:
+            write_batch(self.db, updates)
+            return
+        while len(self.pending) >= self.limit:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(write_batch, self.db, updates))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if self.pool is None:
+            return
+        try:
+            while self.pending:             # finish (and check) what started
+                future = self.pending.popleft()
+                if exc_type is None:
+                    future.result()
+                else:
+                    future.exception()
+        finally:
+            self.pool.shutdown(wait=True)
