@@ -561,6 +561,9 @@ class S3Store(driver.Store):
     def _put_known(self, bucket, key, reader):
         """Single PUT of a known-size image, sent once fully read (so a
         size mismatch or an input error never reaches S3)."""
+        # Blocks are copied into one buffer: small ones keep the copies
+        # waiting in the hash queues small too.
+        reader.block_size = driver.DEFAULT_BLOCK_SIZE
         body = bytearray(reader.expected_size)
         view = memoryview(body)
         pos = 0

@@ -183,8 +183,8 @@ def test_resolve_and_read_legacy_and_variant_urls(registry, server):
     ('s3://127.0.0.1:{port}/images/../images-b/x', 'archive'),
     ('s3://s3.example.com/images/x', 'remote'),
     ('s3+http://S3.EXAMPLE.COM:80/images/x', 'remote'),
-    ('s3+https://%s:%s@s3.example.com:443/images/x' % (OLD_ACCESS,
-                                                        OLD_SECRET), 'remote'),
+    ('s3+https://%s:%s@s3.example.com:443/images/x'
+     % (OLD_ACCESS, OLD_SECRET), 'remote'),
     ('s3://s3.example.com:8080/images/x', None),
     ('s3://s3.example.com/images-b/x', None),
 ])
