@@ -777,12 +777,14 @@ class S3Store(driver.Store):
                     skip -= len(got)
                 remaining = size
                 while remaining > 0:
-                    chunk = body.read(min(remaining, READ_CHUNK_SIZE))
+                    try:
+                        chunk = body.read(min(remaining, READ_CHUNK_SIZE))
+                    except boto_exc.IncompleteReadError:
+                        chunk = b''
                     if not chunk:
-                        raise exceptions.BackendError(
-                            's3 store %r: %s ended %d bytes early'
-                            % (self.name, self._where(bucket, key),
-                               remaining))
+                        raise exceptions.SizeMismatch(
+                            size, size - remaining,
+                            what='s3 object %s' % self._where(bucket, key))
                     remaining -= len(chunk)
                     yield chunk
         finally:

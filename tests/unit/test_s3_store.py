@@ -754,3 +754,19 @@ def test_no_secret_in_reprs_errors_or_logs(store, caplog):
     # botocore did log the signed request headers, with the key scrubbed.
     assert any(r.name.startswith('botocore') for r in caplog.records)
     assert 'Credential=***/' in everything
+
+
+def test_short_body_is_a_size_mismatch(store, monkeypatch):
+    data = os.urandom(2 * MiB)
+    url = store.add('cut', io.BytesIO(data), len(data)).url
+
+    def cut_body(parsed, **kw):
+        parsed['Body'] = io.BytesIO(data[:MiB + 10])
+    store.client.meta.events.register('after-call.s3.GetObject', cut_body)
+    it, size = store.get(url)
+    assert size == len(data)
+    with pytest.raises(exceptions.SizeMismatch) as err:
+        list(it)
+    assert err.value.expected == len(data)
+    assert err.value.actual == MiB + 10
+    assert 's3://s3.amazonaws.com/images/cut' in str(err.value)
