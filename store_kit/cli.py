@@ -285,7 +285,7 @@ def cmd_image_list(env, args):
     if args.status:
         filters['status'] = args.status
     images = env.catalog().image_get_all(env.ctx, filters=filters,
-                                         member_status='all')
+                                         member_status=args.member_status)
     emit_rows(args, images, ['id', 'name', 'status', 'size', 'owner', 'visibility'])
 
 
@@ -493,7 +493,9 @@ COMMANDS = [
         arg('--property', action='append', metavar='KEY=VALUE'),
         arg('--protected', action='store_true'))),
     ('image-list', cmd_image_list, 'list the images you can see',
-     (arg('--status'),)),
+     (arg('--status'), arg('--member-status', default='accepted',
+                           choices=('pending', 'accepted', 'rejected', 'all'),
+                           help='shared images listed by membership status'))),
     ('image-show', cmd_image_show, 'show one image', (IMAGE,)),
     ('image-download', cmd_image_download, 'download (and verify) an image',
      (IMAGE, arg('-o', '--output', required=True, metavar='FILE',

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -170,6 +171,10 @@ def test_members_dependencies_delayed_delete_and_scrub(env, tmp_path):
                          'shared', '--format', 'json'))['id'] for _ in range(2)]
     base, app = ids
     ok(env, '--project', 'p1', 'member-add', base, 'p2')
+    assert json.loads(ok(env, '--project', 'p2', 'image-list', '--format', 'json')) == []
+    pending = json.loads(ok(env, '--project', 'p2', 'image-list', '--member-status',
+                            'pending', '--format', 'json'))
+    assert [i['id'] for i in pending] == [base]
     ok(env, '--project', 'p2', 'member-update', base, 'p2', 'accepted')
     members = json.loads(ok(env, '--project', 'p1', 'member-list', base, '--format', 'json'))
     assert [(m['member'], m['status']) for m in members] == [('p2', 'accepted')]
@@ -208,6 +213,26 @@ def test_location_add_from_another_store(env, tmp_path, conf_file):
                           'file://%s/spare/copy' % tmp_path, '--format', 'json'))
     assert sorted(loc.rsplit(' ', 1)[1] for loc in shown['locations']) == \
         ['(main)', '(spare)']
+
+
+def test_scrub_daemon_stops_on_sigterm(env, tmp_path):
+    src = tmp_path / 'a.img'
+    src.write_bytes(b'a')
+    image_id = json.loads(ok(env, 'image-upload', str(src), '--format', 'json'))['id']
+    ok(env, 'image-delete', '--delayed', image_id)
+    proc = subprocess.Popen([sys.executable, '-m', 'store_kit.cli', 'scrub', '--daemon',
+                             '--wakeup-time', '1'], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b'scrubbed 1 location\n'
+        assert proc.stdout.readline() == b'scrubbed 0 locations\n'   # woke up again
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 # -- configured catalogs, backfill, db -----------------------------------------
