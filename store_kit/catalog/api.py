@@ -163,7 +163,8 @@ class Catalog(MembersMixin, LocationsMixin, DependenciesMixin):
             if limit < 0:
                 raise exceptions.Invalid('limit %r is negative' % (limit,))
         spec = filtering.sort_spec(sort_key, sort_dir)
-        clauses = filtering.filter_clauses(filters)
+        filtering.filter_clauses(filters)          # validate before any I/O
+        clauses = []
         deleted = filtering.deleted_clause(filters)
         if deleted is not None:
             clauses.append(deleted)
@@ -175,7 +176,8 @@ class Catalog(MembersMixin, LocationsMixin, DependenciesMixin):
             admin_as_user=admin_as_user))
 
         def fn(conn):
-            where = list(clauses)
+            per_row = self.dialect != 'sqlite' and filtering.all_dense(conn, filters)
+            where = clauses + filtering.filter_clauses(filters, per_row=per_row)
             if marker is not None:
                 try:
                     marker_row = self._image_row(conn, ctx, marker, force_show_deleted=True)

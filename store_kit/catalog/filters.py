@@ -97,14 +97,60 @@ def _time_filter(name, value):
     return sa.and_(*clauses)
 
 
-def _child_exists(table, **eq):
-    cond = [table.c.image_id == images.c.id, table.c.deleted == sa.false()]
-    cond += [table.c[k] == v for k, v in eq.items()]
-    return sa.exists().where(*cond)
+#: A property or tag filter matching at least this many images is "dense".
+DENSE = 1000
 
 
-def filter_clauses(filters):
-    """SQL clauses for every filter except visibility and ``deleted``."""
+def _child_conditions(table, **eq):
+    cond = [table.c.deleted == sa.false()]
+    return cond + [table.c[k] == v for k, v in eq.items()]
+
+
+def _child_exists(table, per_row, **eq):
+    query = sa.select(sa.literal(1)).where(table.c.image_id == images.c.id,
+                                           *_child_conditions(table, **eq))
+    if per_row:
+        # OFFSET keeps PostgreSQL and MariaDB from turning the test into a
+        # semi-join driven from the child table: the images are then read in
+        # sort order and the scan stops after `limit` matches.
+        query = query.limit(1).offset(0)
+    return query.exists()
+
+
+def child_filters(filters):
+    """The (table, conditions) of each property and tag filter."""
+    found = []
+    for key, val in ((filters or {}).get('properties') or {}).items():
+        found.append((models.properties, {'name': key,
+                                          'value': None if val is None else str(val)}))
+    tags = (filters or {}).get('tags') or []
+    for tag in [tags] if isinstance(tags, str) else tags:
+        found.append((models.tags, {'value': tag}))
+    return found
+
+
+def all_dense(conn, filters):
+    """True if every property/tag filter matches many images (bounded counts).
+
+    Then reading images in sort order and testing each is cheapest; with a
+    sparse filter, starting from its index is.
+    """
+    children = child_filters(filters)
+    if not children:
+        return False
+    for table, eq in children:
+        sample = sa.select(sa.literal(1)).where(*_child_conditions(table, **eq)) \
+            .limit(DENSE).subquery()
+        if conn.execute(sa.select(sa.func.count()).select_from(sample)).scalar() < DENSE:
+            return False
+    return True
+
+
+def filter_clauses(filters, per_row=False):
+    """SQL clauses for every filter except visibility and ``deleted``.
+
+    ``per_row``: test property and tag filters row by row (see all_dense).
+    """
     clauses = []
     for name, value in (filters or {}).items():
         if name in EQ_COLUMNS:
@@ -119,20 +165,16 @@ def filter_clauses(filters):
             clauses.append(col >= bound if name.endswith('_min') else col <= bound)
         elif name == 'changes-since':
             clauses.append(images.c.updated_at >= parse_time(name, value))
-        elif name == 'properties':
-            if not isinstance(value, dict):
-                raise exceptions.Invalid('filter properties: %r is not a dict' % (value,))
-            for key, val in value.items():
-                clauses.append(_child_exists(models.properties, name=key,
-                                             value=None if val is None else str(val)))
-        elif name == 'tags':
-            tags = [value] if isinstance(value, str) else list(value)
-            for tag in tags:
-                clauses.append(_child_exists(models.tags, value=tag))
+        elif name == 'properties' and not isinstance(value, dict):
+            raise exceptions.Invalid('filter properties: %r is not a dict' % (value,))
+        elif name in ('properties', 'tags'):
+            continue
         elif name == 'deleted':
             continue
         else:
             raise exceptions.Invalid('unknown filter %r' % (name,))
+    for table, eq in child_filters(filters):
+        clauses.append(_child_exists(table, per_row, **eq))
     return clauses
 
 

@@ -50,10 +50,18 @@ def rule(b, ctx, mode='get', visibility=None, member_status=None,
 
 
 class SqlBackend:
-    """Compiles :func:`rule` to a SQLAlchemy boolean over ``images``."""
+    """Compiles :func:`rule` to a SQLAlchemy boolean over ``images``.
+
+    ``owner`` and ``visibility`` are compared through ``coalesce()`` so that
+    planners do not answer the OR from their (unselective) indexes and sort
+    the whole result: the listing is then served in sort order by the sort
+    key's index and stops after ``limit`` rows.
+    """
 
     images = models.images
     members = models.members
+    _owner = sa.func.coalesce(models.images.c.owner, '')
+    _visibility = sa.func.coalesce(models.images.c.visibility, '')
 
     def true(self):
         return sa.true()
@@ -68,12 +76,12 @@ class SqlBackend:
         return sa.and_(*clauses)
 
     def owner_is(self, owner):
-        return self.images.c.owner == owner
+        return self._owner == owner
 
     def visibility_in(self, *values):
         if len(values) == 1:
-            return self.images.c.visibility == values[0]
-        return self.images.c.visibility.in_(values)
+            return self._visibility == values[0]
+        return self._visibility.in_(values)
 
     def member(self, member, status):
         m = self.members
