@@ -113,28 +113,19 @@ class Catalog(MembersMixin, LocationsMixin, DependenciesMixin):
         if not result:
             return result
         by_id = {img['id']: img for img in result}
-        ids = list(by_id)
         for img in result:
             img['properties'] = {}
             img['locations'] = []
             if with_tags:
                 img['tags'] = []
-        for image_id, name, value in conn.execute(
-                sa.select(properties.c.image_id, properties.c.name, properties.c.value)
-                .where(properties.c.image_id.in_(ids), properties.c.deleted == sa.false())):
-            by_id[image_id]['properties'][name] = value
-        for row in conn.execute(
-                sa.select(locations.c.id, locations.c.image_id, locations.c.url,
-                          locations.c.meta_data, locations.c.status)
-                .where(locations.c.image_id.in_(ids), locations.c.status == 'active')
-                .order_by(locations.c.id)):
-            by_id[row.image_id]['locations'].append(location_dict(row))
-        if with_tags:
-            for image_id, value in conn.execute(
-                    sa.select(tags.c.image_id, tags.c.value)
-                    .where(tags.c.image_id.in_(ids), tags.c.deleted == sa.false())
-                    .order_by(tags.c.id)):
-                by_id[image_id]['tags'].append(value)
+        for row in conn.execute(_children_query(list(by_id), with_tags)):
+            image = by_id[row.image_id]
+            if row.kind == 'l':
+                image['locations'].append(location_dict(row))
+            elif row.kind == 'p':
+                image['properties'][row.name] = row.value
+            else:
+                image['tags'].append(row.name)
         if self.resolver is not None:
             self._backfill_on_read(conn, result)
         return result
@@ -447,6 +438,27 @@ class Catalog(MembersMixin, LocationsMixin, DependenciesMixin):
                 tags.c.image_id == image['id'], tags.c.deleted == sa.false())
                 .order_by(tags.c.id)).scalars())
         return self._run(fn, what='tags of image %s' % (image_id,))
+
+
+def _children_query(ids, with_tags):
+    """Active locations, live properties and tags of ``ids``: one round trip."""
+    null = sa.null()
+    parts = [
+        sa.select(sa.literal('l').label('kind'), locations.c.image_id, locations.c.id,
+                  locations.c.url, locations.c.meta_data, locations.c.status,
+                  sa.cast(null, sa.String(255)).label('name'),
+                  sa.cast(null, sa.String(255)).label('value'))
+        .where(locations.c.image_id.in_(ids), locations.c.status == 'active'),
+        sa.select(sa.literal('p'), properties.c.image_id, properties.c.id, null, null, null,
+                  properties.c.name, properties.c.value)
+        .where(properties.c.image_id.in_(ids), properties.c.deleted == sa.false()),
+    ]
+    if with_tags:
+        parts.append(sa.select(sa.literal('t'), tags.c.image_id, tags.c.id, null, null, null,
+                               tags.c.value, null)
+                     .where(tags.c.image_id.in_(ids), tags.c.deleted == sa.false()))
+    union = sa.union_all(*parts).subquery()
+    return sa.select(union).order_by(union.c.kind, union.c.id)
 
 
 def _property_value(image_id, name, value):
