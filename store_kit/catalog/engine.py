@@ -32,7 +32,18 @@ def make_engine(url):
         # Same isolation as PostgreSQL's default: each statement sees the
         # latest committed rows once a lock is granted.
         kwargs['isolation_level'] = 'READ COMMITTED'
-    return sa.create_engine(u, **kwargs)
+    engine = sa.create_engine(u, **kwargs)
+    if backend in ('mysql', 'mariadb'):
+        @event.listens_for(engine, 'connect')
+        def _on_connect(dbapi_conn, _record):
+            # MariaDB stops WITH RECURSIVE after 1000 iterations by default,
+            # silently: a deeper dependency chain would be cut short.
+            cur = dbapi_conn.cursor()
+            cur.execute("SHOW VARIABLES LIKE 'max_recursive_iterations'")
+            if cur.fetchall():
+                cur.execute('SET SESSION max_recursive_iterations = 4294967295')
+            cur.close()
+    return engine
 
 
 def _sqlite_engine(u):

@@ -1,8 +1,12 @@
 """Hard dependencies: direct edges, recursive queries, cycles, races."""
 
+import datetime
+import uuid
+
 import pytest
 
 from store_kit import exceptions
+from store_kit.catalog import models
 from tests.catalog import concurrency
 
 
@@ -120,3 +124,21 @@ def test_racing_destroy_and_dependency(db, p1, mk):
         assert kinds in (['ok', 'ImageNotFound'], ['ImageInUse', 'ok']), outcomes
         deps = db.get_hard_dependencies(p1, source)
         assert deps == ([] if kinds[0] == 'ok' else [target])
+
+
+def test_chain_deeper_than_engine_recursion_defaults(db, p1):
+    """MariaDB stops recursion at 1000 levels by default; the catalog must not."""
+    depth = 1500
+    now = datetime.datetime(2024, 1, 1)
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(depth)]
+    with db.engine.begin() as conn:
+        conn.execute(models.images.insert(), [{
+            'id': i, 'status': 'active', 'visibility': 'private', 'owner': 'p1',
+            'min_disk': 0, 'min_ram': 0, 'protected': False, 'os_hidden': False,
+            'created_at': now, 'updated_at': now, 'deleted': False} for i in ids])
+        conn.execute(models.dependencies.insert(), [
+            {'source_id': a, 'target_id': b, 'created_at': now} for a, b in zip(ids, ids[1:])])
+    assert len(db.get_hard_dependencies_children(p1, ids[-1])) == depth - 1
+    assert len(db.get_hard_dependencies(p1, ids[0])) == depth - 1
+    with pytest.raises(exceptions.DependencyCycle):
+        db.set_hard_dependencies(p1, ids[-1], [ids[0]])
