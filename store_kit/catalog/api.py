@@ -234,6 +234,9 @@ class Catalog(MembersMixin, LocationsMixin, DependenciesMixin):
         def fn(conn):
             image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
             self._require_mutable(ctx, image)
+            if cols.get('owner', ctx.owner) != ctx.owner and not ctx.is_admin:
+                raise exceptions.Forbidden('project %s may not give image %s to %s'
+                                           % (ctx.owner, image_id, cols['owner']))
             if from_state is not None and image['status'] != from_state:
                 raise exceptions.Conflict('image %s is %s, not %s'
                                           % (image_id, image['status'], from_state))

@@ -98,6 +98,10 @@ class LocationsMixin:
             del values['delete_time']
         status = row.status if status is None else status
         check_transition(location_id, row.status, status)
+        if status == 'active' and row.status == 'pending_delete' and \
+                row.lease_until is not None and row.lease_until > now:
+            raise exceptions.Conflict('location %s is being scrubbed by %s'
+                                      % (location_id, row.lease_owner))
         if status != row.status:
             values['delete_time'] = values.get('delete_time') or (
                 now if status == 'pending_delete' else row.delete_time)

@@ -209,3 +209,10 @@ def test_mutability(db, p1, p2, admin):
     assert db.is_image_mutable(p1, image)
     assert not db.is_image_mutable(p2, image)
     assert db.is_image_mutable(admin, image)
+
+
+def test_only_admin_gives_an_image_away(db, p1, admin):
+    image = make(db, p1)
+    with pytest.raises(exceptions.Forbidden, match='p2'):
+        db.image_update(p1, image['id'], {'owner': 'p2'})
+    assert db.image_update(admin, image['id'], {'owner': 'p2'})['owner'] == 'p2'

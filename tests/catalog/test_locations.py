@@ -235,3 +235,15 @@ def test_bulk_backfill_batches(db, p1):
     tail = list(db.iter_legacy_locations(batch_size=100, after_id=rows[4]['id']))
     assert [row['id'] for row in tail[0]] == [rows[5]['id'], rows[6]['id']]
     assert count_rows(db, 'locations', status='deleted') == 1
+
+
+def test_leased_location_cannot_be_reactivated(db, p1):
+    image = make(db, p1, urls=('file:///1', 'file:///2'))
+    loc_id = image['locations'][0]['id']
+    db.image_location_delete(p1, image['id'], loc_id, 'pending_delete')
+    [row] = db.claim_pending_deletes('w1')
+    with pytest.raises(exceptions.Conflict, match='w1'):
+        db.image_location_update(p1, image['id'], {'id': loc_id, 'status': 'active'})
+    db.fail_pending_delete(row['id'], 'w1', 'stopped', 0)
+    db.image_location_update(p1, image['id'], {'id': loc_id, 'status': 'active'})
+    assert len(db.image_get(p1, image['id'])['locations']) == 2
