@@ -106,6 +106,8 @@ def is_retryable(err):
 
 def translate(err, what='catalog'):
     """Turn a driver error into a store_kit exception."""
+    if isinstance(err, sa_exc.DataError):
+        return exceptions.Invalid('%s: a value does not fit its column' % what)
     if isinstance(err, sa_exc.IntegrityError):
         msg = str(err.orig).lower()
         if 'foreign key' in msg:

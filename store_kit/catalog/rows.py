@@ -2,6 +2,8 @@
 
 import datetime
 
+import sqlalchemy as sa
+
 from store_kit import exceptions
 from store_kit.catalog import models
 
@@ -46,8 +48,21 @@ def image_values(values, create):
             raise exceptions.Invalid('image %s must be a datetime, not %r' % (key, value))
         if key == 'id' and not (isinstance(value, str) and 0 < len(value) <= 36):
             raise exceptions.Invalid('bad image id %r' % (value,))
+        _check_string(key, value)
         row[key] = value
     return row
+
+
+def _check_string(key, value):
+    """Strings fit their column on every engine (SQLite would not complain)."""
+    col = models.images.c.get(key)
+    if value is None or col is None or not isinstance(col.type, sa.String):
+        return
+    if not isinstance(value, str):
+        raise exceptions.Invalid('image %s must be a string, not %r' % (key, value))
+    if col.type.length and len(value) > col.type.length:
+        raise exceptions.Invalid('image %s is longer than %d characters: %r...'
+                                 % (key, col.type.length, value[:40]))
 
 
 def location_dict(row):

@@ -41,6 +41,8 @@ def test_create_with_explicit_id_twice_is_duplicate(db, p1):
     ({'size': -1}, 'size'),
     ({'protected': 'yes'}, 'protected'),
     ({'properties': {'k': 'x' * 300}}, "'k'"),
+    ({'disk_format': 'q' * 21}, 'disk_format'),
+    ({'name': 42}, 'name'),
 ])
 def test_create_rejects_bad_values_naming_them(db, p1, values, word):
     with pytest.raises(exceptions.Invalid, match=word):
