@@ -307,3 +307,26 @@ def test_remove_location(svc, db, registry, p1, tmp_path):
     assert count_rows(db, 'locations', id=cold['id'], status='deleted') == 1
     with pytest.raises(exceptions.LocationNotFound):
         svc.remove_location(p1, image['id'], cold['id'])
+
+
+def test_lifecycle_on_every_engine(any_engine_url, registry, p1, admin, tmp_path):
+    """Upload, read, delayed delete, restore, delete again and scrub."""
+    from store_kit.catalog import Catalog
+    from store_kit.scrubber import Scrubber
+    db = Catalog(any_engine_url, resolver=registry)
+    try:
+        svc = ImageService(db, registry, delayed_delete=True,
+                           user_storage_quota=10 * len(DATA))
+        image = svc.upload(p1, io.BytesIO(DATA), name='e2e')
+        assert b''.join(svc.download(p1, image['id'])) == DATA
+        with pytest.raises(exceptions.SizeMismatch):
+            svc.upload(p1, io.BytesIO(DATA), size=1)
+        svc.delete(p1, image['id'])
+        assert svc.restore(p1, image['id'])['status'] == 'active'
+        svc.delete(p1, image['id'])
+        assert Scrubber(db, registry).run_once() == 1
+        assert db.image_get(admin, image['id'])['status'] == 'deleted'
+        assert files_under(tmp_path / 'fast') == []
+        assert count_rows(db, 'locations', status='active') == 0
+    finally:
+        db.dispose()
