@@ -83,8 +83,8 @@ class Env:
         """Point *conf* at one file store and a SQLite catalog in the home."""
         from store_kit.drivers.file import FileStore
         home = store_kit_home()
-        created = not os.path.isdir(home)
         images = os.path.join(home, 'images')
+        created = not os.path.isdir(images)
         os.makedirs(images, mode=0o750, exist_ok=True)
         conf.set_override('enabled_backends', {EMBEDDED_STORE: 'file'})
         conf.set_override('default_backend', EMBEDDED_STORE, group='store_kit')
@@ -105,9 +105,10 @@ class Env:
             self._registry = store_kit.create_stores(self.conf)
         return self._registry
 
-    def catalog(self, migrate=None, require_schema=True):
+    def catalog(self, migrate=None, require_schema=True, resolver=True):
         """The catalog; its schema is created automatically on the embedded
-        default, elsewhere by `store-kit db sync` only."""
+        default, elsewhere by `store-kit db sync` only.  With *resolver* it
+        backfills the locations it reads (which needs the stores)."""
         if self._db is None:
             from store_kit.catalog import Catalog
             url = self.conf.catalog.connection
@@ -115,7 +116,7 @@ class Env:
                 raise exceptions.BadStoreConfiguration(
                     'catalog', 'connection', 'not set; give the SQLAlchemy URL of '
                     'the catalog, e.g. sqlite:////var/lib/store-kit/catalog.db')
-            db = Catalog(url, resolver=self.registry)
+            db = Catalog(url, resolver=self.registry if resolver else None)
             if migrate is None:
                 migrate = self.embedded is not None
             if migrate:
@@ -435,13 +436,13 @@ def cmd_scrub(env, args):
 
 
 def cmd_db_sync(env, args):
-    db = env.catalog(migrate=True)
+    db = env.catalog(migrate=True, resolver=False)
     print('catalog %s at schema %s' % (safe_db_url(db.url), db.schema_version()))
 
 
 def cmd_db_version(env, args):
     from store_kit.catalog import schema
-    db = env.catalog(require_schema=False)
+    db = env.catalog(require_schema=False, resolver=False)
     print('catalog %s: schema %s (newest %s)' % (
         safe_db_url(db.url), db.schema_version() or 'none', schema.head_revision()))
 

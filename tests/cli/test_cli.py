@@ -291,6 +291,12 @@ def test_bad_config_exits_2(env, tmp_path):
     code, _, err = sk(env, '--config-file', str(bad), 'stores')
     assert code == 2 and 'bad.conf' in one_line_error(err)
 
+    dbonly = tmp_path / 'dbonly.conf'          # db commands need no store
+    dbonly.write_text('[catalog]\nconnection = sqlite:///%s/db-only.db\n' % tmp_path)
+    assert 'schema' in ok(env, '--config-file', str(dbonly), 'db', 'sync')
+    code, _, err = sk(env, '--config-file', str(dbonly), 'stores')
+    assert code == 2 and 'enabled_backends' in one_line_error(err)
+
     nocat = tmp_path / 'nocat.conf'
     nocat.write_text('[DEFAULT]\nenabled_backends = m:file\n[store_kit]\n'
                      'default_backend = m\n[m]\nfilesystem_store_datadir = %s/m\n' % tmp_path)
