@@ -428,7 +428,11 @@ def cmd_scrub(env, args):
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     while not stopping:
-        one_pass()
+        try:
+            one_pass()
+        except exceptions.StoreKitError as exc:     # keep the daemon alive
+            print('%s: scrub pass failed, retrying in %ds: %s'
+                  % (PROG, wakeup, _one_line(exc)), file=sys.stderr, flush=True)
         end = time.monotonic() + wakeup
         while not stopping and time.monotonic() < end:
             time.sleep(min(0.5, end - time.monotonic()))
