@@ -256,7 +256,8 @@ class _Credentials:
 # -- location -------------------------------------------------------------
 
 class S3Location(location.StoreLocation):
-    """An ``s3://host[:port]/bucket/key`` location (``s3+http(s)`` too).
+    """An ``s3://host[:port]/bucket/key`` location (``s3+http(s)`` too);
+    ``key`` is the percent-decoded object key.
 
     Credentials a legacy URL may hold are parsed and ignored: ``url`` never
     shows them.
@@ -272,7 +273,8 @@ class S3Location(location.StoreLocation):
                 's3 location %s needs a bucket and a key'
                 % location.redact(self.url))
         self.bucket = parsed.segments[0]
-        self.key = '/'.join(parsed.segments[1:])
+        # add() percent-encodes the key; glance's keys are plain UUIDs.
+        self.key = urllib.parse.unquote('/'.join(parsed.segments[1:]))
 
     @property
     def url(self):
@@ -520,7 +522,8 @@ class S3Store(driver.Store):
             self._put_multipart(bucket, key, reader)
         LOG.debug('store %s: added %s (%d bytes)', self.name,
                   self._where(bucket, key), reader.size)
-        return 's3://%s/%s/%s' % (self._netloc(), bucket, key)
+        return 's3://%s/%s/%s' % (self._netloc(), bucket,
+                                  urllib.parse.quote(key, safe=''))
 
     def _ensure_bucket(self):
         """Make sure the bucket exists (checked once per store), creating it

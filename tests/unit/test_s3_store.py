@@ -770,3 +770,16 @@ def test_short_body_is_a_size_mismatch(store, monkeypatch):
     assert err.value.expected == len(data)
     assert err.value.actual == MiB + 10
     assert 's3://s3.amazonaws.com/images/cut' in str(err.value)
+
+
+@pytest.mark.parametrize('image_id', ['odd id#frag?q=1', 'pct%41%2F', 'ü'])
+def test_keys_are_percent_encoded_in_urls(tmp_path, aws, image_id):
+    reg = make_registry(tmp_path, config_text(create_bucket_on_put='true'))
+    result = reg.add(image_id, [b'payload'], 7)
+    assert result.url.startswith('s3://s3.amazonaws.com/images/')
+    assert '#' not in result.url and '?' not in result.url
+    assert reg.resolve(result.url) == 'cold'
+    assert read_all(reg['cold'], result.url) == b'payload'
+    assert object_exists(reg['cold'], image_id)     # the key is the id
+    reg.delete(result.url)
+    assert not object_exists(reg['cold'], image_id)
