@@ -330,3 +330,23 @@ def test_lifecycle_on_every_engine(any_engine_url, registry, p1, admin, tmp_path
         assert count_rows(db, 'locations', status='active') == 0
     finally:
         db.dispose()
+
+
+def test_services_configured_from_options(tmp_path, db, registry):
+    from store_kit import ops_config
+    from store_kit.scrubber import Scrubber
+    conf = helpers.make_conf(tmp_path, """
+        [image_service]
+        delayed_delete = true
+        user_storage_quota = 1000
+        [scrubber]
+        scrub_time = 60
+        lease_seconds = 30
+        batch_size = 7
+        """, name='ops.conf')
+    ops_config.register_opts(conf)
+    svc = ImageService.from_conf(conf, db, registry)
+    assert (svc.delayed_delete, svc.user_storage_quota) == (True, 1000)
+    scrubber = Scrubber.from_conf(conf, db, registry)
+    assert (scrubber.scrub_time, scrubber.lease_seconds, scrubber.batch_size) == (60, 30, 7)
+    assert {g for g, _ in ops_config.list_opts()} == {'catalog', 'image_service', 'scrubber'}
