@@ -10,6 +10,7 @@ hashing and size checking of incoming data.
 import dataclasses
 import enum
 import hashlib
+import io
 import logging
 import queue
 import threading
@@ -105,8 +106,8 @@ class _HashWorker(threading.Thread):
 class HashingReader:
     """Iterate input data in blocks while hashing and counting it.
 
-    *data* is a binary file object (anything with ``read``) or an iterable of
-    bytes.  Iterating yields ``bytes`` blocks of exactly *block_size* bytes
+    *data* is a binary file object (anything with ``read``), an iterable of
+    bytes, or one bytes-like object.  Iterating yields ``bytes`` blocks of exactly *block_size* bytes
     (the last may be shorter).  When *size* is non-zero the data must be
     exactly that long: longer data raises :class:`SizeMismatch` before the
     excess block is yielded, shorter data raises it at the end.  After a full
@@ -124,6 +125,8 @@ class HashingReader:
         if block_size <= 0:
             raise exceptions.Invalid('block size must be > 0, got %r'
                                      % (block_size,))
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            data = io.BytesIO(data)
         self._data = data
         self.expected_size = int(size)
         self.hashing_algo = hashing_algo
@@ -195,8 +198,10 @@ class HashingReader:
                 continue
             buf += chunk
             while len(buf) >= bs:
-                yield bytes(buf[:bs])
+                with memoryview(buf) as view:
+                    block = bytes(view[:bs])
                 del buf[:bs]
+                yield block
         if buf:
             yield bytes(buf)
 
@@ -327,8 +332,11 @@ class Store:
         if not image_id or not isinstance(image_id, str) or (
                 '/' in image_id or image_id in ('.', '..')):
             raise exceptions.Invalid('bad image id %r' % (image_id,))
+        if size is None or not isinstance(size, int) or size < 0:
+            raise exceptions.Invalid('image size must be an integer >= 0, '
+                                     'got %r' % (size,))
         reader = HashingReader(data, size, hashing_algo,
-                               block_size=self.write_block_size())
+                               block_size=self.write_block_size(size))
         try:
             url = self._add(image_id, reader)
         finally:
@@ -336,8 +344,9 @@ class Store:
         return AddResult(url, reader.size, reader.checksum, reader.multihash,
                          {'store': self.name})
 
-    def write_block_size(self):
-        """Block size the hashing reader yields to ``_add``."""
+    def write_block_size(self, size):
+        """Block size the hashing reader yields to ``_add`` for an image of
+        declared *size* (0: unknown)."""
         return DEFAULT_BLOCK_SIZE
 
     def get(self, url, offset=0, length=None):

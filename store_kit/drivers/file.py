@@ -137,7 +137,7 @@ class FileStore(driver.Store):
 
     # -- write -------------------------------------------------------------
 
-    def write_block_size(self):
+    def write_block_size(self, size):
         return max(self.chunk_size, _WRITE_BLOCK)
 
     def _choose_datadir(self, size):

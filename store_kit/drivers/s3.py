@@ -495,13 +495,19 @@ class S3Store(driver.Store):
 
     # -- write -----------------------------------------------------------------
 
-    def write_block_size(self):
+    def write_block_size(self, size):
+        """1 MiB blocks for a single PUT (small copies waiting in the hash
+        queues); one part per block for a multipart of known size; the
+        configured part size when the size is unknown."""
+        if size and size < self.large_object_size:
+            return driver.DEFAULT_BLOCK_SIZE
+        if size:
+            return part_size_for(size, self.chunk_size)
         return self.chunk_size
 
     def _add(self, image_id, reader):
         bucket, key = self.bucket, image_id
         size = reader.expected_size
-        part_size_for(size, self.chunk_size)        # Invalid beyond 5 TiB
         self._ensure_bucket()
         # Check-then-act: two concurrent adds of one image id may both pass
         # this check; the later upload then replaces the earlier object.
@@ -564,9 +570,6 @@ class S3Store(driver.Store):
     def _put_known(self, bucket, key, reader):
         """Single PUT of a known-size image, sent once fully read (so a
         size mismatch or an input error never reaches S3)."""
-        # Blocks are copied into one buffer: small ones keep the copies
-        # waiting in the hash queues small too.
-        reader.block_size = driver.DEFAULT_BLOCK_SIZE
         body = bytearray(reader.expected_size)
         view = memoryview(body)
         pos = 0
@@ -604,9 +607,8 @@ class S3Store(driver.Store):
     def _parts(self, reader):
         """Yield the parts of a multipart upload, one bytes object each."""
         if reader.expected_size:
-            # Known size: the reader itself yields one part per block.
-            reader.block_size = part_size_for(reader.expected_size,
-                                              self.chunk_size)
+            # Known size: the reader yields one part per block (see
+            # write_block_size).
             yield from reader
             return
         blocks = iter(reader)

@@ -272,3 +272,16 @@ def test_bad_config(tmp_path, options, option):
             """ % options)
     assert err.value.section == 'fs' and err.value.option == option
     assert '[fs] %s' % option in str(err.value)
+
+
+def test_add_accepts_one_bytes_object(store):
+    res = store.add('img', b'abc', 3)
+    assert res.size == 3 and b''.join(store.get(res.url)[0]) == b'abc'
+
+
+@pytest.mark.parametrize('size', [-1, None, '3', 1.5])
+def test_bad_size_is_invalid_and_leaves_nothing(store, tmp_path, size):
+    with pytest.raises(exceptions.Invalid) as err:
+        store.add('img', b'abc', size)
+    assert repr(size) in str(err.value)
+    assert files_in(tmp_path / 'data') == []
