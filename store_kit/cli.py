@@ -412,8 +412,9 @@ def cmd_scrub(env, args):
     from store_kit.scrubber import Scrubber
     db = env.catalog()
     scrubber = Scrubber.from_conf(env.conf, db, env.registry)
-    if args.restore:
-        image = scrubber.restore(env.ctx, args.restore)
+    if args.restore:        # an operator's command: acts as admin, like the scrubber
+        admin = RequestContext(project_id=args.project, is_admin=True)
+        image = scrubber.restore(admin, args.restore)
         print('image %s is %s again' % (image['id'], image['status']))
         return 0
 

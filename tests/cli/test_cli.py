@@ -190,7 +190,9 @@ def test_members_dependencies_delayed_delete_and_scrub(env, tmp_path):
     ok(env, '--project', 'p1', 'dependency-delete', app, base)
 
     assert 'pending_delete' in ok(env, '--project', 'p1', 'image-delete', '--delayed', base)
-    assert 'active again' in ok(env, '--project', 'p1', 'scrub', '--restore', base)
+    code, _, err = sk(env, '--project', 'p2', 'image-restore', base)
+    assert code == 1 and base in one_line_error(err)        # not p2's image
+    assert 'active again' in ok(env, 'scrub', '--restore', base)   # the operator may
     ok(env, '--project', 'p1', 'image-delete', '--delayed', base)
     assert ok(env, 'scrub') == 'scrubbed 1 location\n'
     assert ok(env, 'scrub') == 'scrubbed 0 locations\n'
