@@ -1,12 +1,13 @@
 """StoreRegistry: loads the enabled stores, builds the location map and the
 prefix index, and routes data calls to the store that owns a URL."""
 
+import importlib.metadata
 import logging
 import re
 import threading
 
 from oslo_config import cfg
-from stevedore import extension
+from stevedore import named
 
 from store_kit import config
 from store_kit import driver as driver_mod
@@ -20,23 +21,39 @@ _STORE_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
 _GLOBAL = {'map': {}, 'registry': None}
 _GLOBAL_LOCK = threading.Lock()
 _DRIVERS = {}
-_DRIVER_LOAD_ERRORS = {}
 
 
-def available_drivers():
-    """``{entry point name: driver class}`` of ``store_kit.drivers``."""
-    if not _DRIVERS:
-        mgr = extension.ExtensionManager(
-            config.DRIVER_NAMESPACE, invoke_on_load=False,
-            on_load_failure_callback=_log_load_failure)
-        _DRIVERS.update((ext.name, ext.plugin) for ext in mgr)
-    return dict(_DRIVERS)
+def driver_names():
+    """Names published under ``store_kit.drivers`` (nothing is imported)."""
+    eps = importlib.metadata.entry_points(group=config.DRIVER_NAMESPACE)
+    return sorted({ep.name for ep in eps})
 
 
-def _log_load_failure(manager, entrypoint, exc):
-    LOG.warning('could not load store driver %r: %s', entrypoint.name, exc)
-    _DRIVER_LOAD_ERRORS[entrypoint.name] = '%s: %s' % (type(exc).__name__,
-                                                       exc)
+def load_driver(driver_name, store_name):
+    """The driver class published as *driver_name*, imported on first use.
+
+    Only enabled drivers are imported, so a command using file stores never
+    pays for boto3.  Unknown or broken drivers are BadStoreConfiguration.
+    """
+    if driver_name in _DRIVERS:
+        return _DRIVERS[driver_name]
+    errors = []
+    mgr = named.NamedExtensionManager(
+        config.DRIVER_NAMESPACE, names=[driver_name], invoke_on_load=False,
+        on_load_failure_callback=lambda m, ep, exc: errors.append(exc))
+    found = [ext.plugin for ext in mgr if ext.name == driver_name]
+    if found:
+        _DRIVERS[driver_name] = found[0]
+        return found[0]
+    if errors:
+        raise exceptions.BadStoreConfiguration(
+            'DEFAULT', 'enabled_backends',
+            'driver %r of store %r failed to load (%s: %s)'
+            % (driver_name, store_name, type(errors[0]).__name__, errors[0]))
+    raise exceptions.BadStoreConfiguration(
+        'DEFAULT', 'enabled_backends',
+        'unknown driver %r for store %r (known drivers: %s)'
+        % (driver_name, store_name, ', '.join(driver_names())))
 
 
 def get_location_map():
@@ -78,7 +95,6 @@ def create_stores(conf):
         raise exceptions.BadStoreConfiguration(
             'DEFAULT', 'enabled_backends',
             'no store enabled; set e.g. "enabled_backends = fast:file"')
-    drivers = available_drivers()
     stores = {}
     for name, driver_name in enabled.items():
         name = name.strip()
@@ -90,17 +106,7 @@ def create_stores(conf):
                 'DEFAULT', 'enabled_backends',
                 'store name %r clashes with the fixed section [%s]'
                 % (name, name))
-        driver_cls = drivers.get((driver_name or '').strip())
-        if driver_cls is None and driver_name in _DRIVER_LOAD_ERRORS:
-            raise exceptions.BadStoreConfiguration(
-                'DEFAULT', 'enabled_backends',
-                'driver %r of store %r failed to load (%s)'
-                % (driver_name, name, _DRIVER_LOAD_ERRORS[driver_name]))
-        if driver_cls is None:
-            raise exceptions.BadStoreConfiguration(
-                'DEFAULT', 'enabled_backends',
-                'unknown driver %r for store %r (known drivers: %s)'
-                % (driver_name, name, ', '.join(sorted(drivers))))
+        driver_cls = load_driver((driver_name or '').strip(), name)
         config.register_store_opts(conf, name, driver_cls)
         _check_option_values(conf, name, driver_cls)
         stores[name] = driver_cls(conf, name)

@@ -167,3 +167,40 @@ def test_backfill(tmp_path):
         'fast', 'slow', 'slow', 'slow', None]
     assert locs[3]['metadata']['x'] == 1
     assert reg.backfill(locs) == 0
+
+
+def test_only_enabled_drivers_are_imported(tmp_path):
+    import subprocess
+    import sys
+    conf = tmp_path / 'c.conf'
+    conf.write_text('[DEFAULT]\nenabled_backends = a:file\n'
+                    '[store_kit]\ndefault_backend = a\n'
+                    '[a]\nfilesystem_store_datadir = %s/a\n' % tmp_path)
+    code = ('import sys, store_kit; from oslo_config import cfg\n'
+            'c = cfg.ConfigOpts(); store_kit.register_opts(c)\n'
+            'c(["--config-file", %r], default_config_files=[])\n'
+            'store_kit.create_stores(c)\n'
+            'print("boto3" in sys.modules, "store_kit.drivers.s3" in '
+            'sys.modules)' % str(conf))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ['False', 'False']
+
+
+def test_broken_driver_names_its_error(tmp_path, monkeypatch):
+    from stevedore import named
+    from store_kit import registry as registry_mod
+
+    class Broken(named.NamedExtensionManager):
+        def __init__(self, namespace, names, invoke_on_load,
+                     on_load_failure_callback):
+            on_load_failure_callback(self, None,
+                                     ImportError('No module named boto9'))
+            self.extensions = []
+
+        def __iter__(self):
+            return iter([])
+    monkeypatch.setattr(registry_mod.named, 'NamedExtensionManager', Broken)
+    monkeypatch.setattr(registry_mod, '_DRIVERS', {})
+    err = bad(tmp_path, two_file_stores(tmp_path))
+    assert 'failed to load' in str(err) and 'boto9' in str(err)
