@@ -76,12 +76,13 @@ def build(db, n_images, chain_len, seed=1):
     rng = random.Random(seed)
     vis_choices = ['private'] * 40 + ['shared'] * 30 + ['public'] * 25 + ['community'] * 5
     chain_len = min(chain_len, n_images)
+    step = max(1, n_images // max(1, chain_len))     # chain images spread over time
     with db.engine.begin() as conn:
         for start in range(0, n_images, BATCH):
             imgs, props, tags, locs, mems = [], [], [], [], []
             for i in range(start, min(n_images, start + BATCH)):
                 iid = image_id(i)
-                in_chain = i >= n_images - chain_len
+                in_chain = i % step == 0 and i // step < chain_len
                 vis = 'private' if in_chain else rng.choice(vis_choices)
                 owner = 'chain' if in_chain else rng.choice(PROJECTS)
                 ts = T0 + datetime.timedelta(seconds=i)
@@ -120,7 +121,7 @@ def build(db, n_images, chain_len, seed=1):
             conn.execute(models.locations.insert(), locs)
             if mems:
                 conn.execute(models.members.insert(), mems)
-        chain = [image_id(i) for i in range(n_images - chain_len, n_images)]
+        chain = [image_id(i * step) for i in range(chain_len)]
         edges = [{'source_id': a, 'target_id': b, 'created_at': T0}
                  for a, b in zip(chain, chain[1:])]
         for start in range(0, len(edges), BATCH):
@@ -210,7 +211,7 @@ def run_engine(engine_name, args, tmp):
         results['deep page: OFFSET (baseline)'] = timed(
             lambda: offset_page(db, user, {}, spec, skip, 25), args.samples)
 
-        visible = [image_id(i) for i in range(0, args.images - len(chain), 7)]
+        visible = [image_id(i) for i in range(1, args.images, 7)]
         visible = [i for i in visible[:400]
                    if db.is_image_visible(user, {'id': i, **_owner_vis(db, i)})]
         results['image_get'] = timed(lambda: db.image_get(user, rng.choice(visible)),

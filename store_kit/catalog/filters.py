@@ -255,4 +255,13 @@ def after_marker(spec, marker_row):
         if after is not None:
             ors.append(sa.and_(*equal, after))
         equal.append(same)
-    return sa.or_(*ors) if ors else sa.false()
+    if not ors:
+        return sa.false()
+    clause = sa.or_(*ors)
+    first_key, first_dir = spec[0]
+    if not images.c[first_key].nullable:
+        # Redundant bound on the leading key: lets the index range scan
+        # start at the marker instead of filtering from the top.
+        col, value = images.c[first_key], marker_row[first_key]
+        clause = sa.and_(col >= value if first_dir == 'asc' else col <= value, clause)
+    return clause
