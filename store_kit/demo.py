@@ -110,6 +110,8 @@ def run(env):
         say('%s %-11s status %s' % (image['id'], image['name'], after['status']))
     say('restore demo-app: %s' % svc.restore(ALICE, app['id'])['status'])
     svc.delete(ALICE, app['id'])
+    say('and delete it again: %s'
+        % db.image_get(ADMIN, app['id'])['status'])
 
     step('Scrub')
     count = Scrubber(db, registry).run_once()
