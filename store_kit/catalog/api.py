@@ -169,18 +169,22 @@ class Catalog(MembersMixin, LocationsMixin, DependenciesMixin):
         def fn(conn):
             per_row = self.dialect != 'sqlite' and filtering.all_dense(conn, filters)
             where = clauses + filtering.filter_clauses(filters, per_row=per_row)
+            marker_row = None
             if marker is not None:
                 try:
                     marker_row = self._image_row(conn, ctx, marker, force_show_deleted=True)
                 except exceptions.ImageNotFound:
                     raise exceptions.ImageNotFound('marker image %s not found' % (marker,)) \
                         from None
-                where.append(filtering.after_marker(spec, marker_row))
-            query = sa.select(images).where(*where).order_by(
-                *filtering.order_by(spec, native_nulls=self.dialect == 'postgresql'))
-            if limit is not None:
-                query = query.limit(limit)
-            rows = conn.execute(query).mappings().all()
+            rows = []
+            for conds, order in filtering.plan(spec, marker_row,
+                                               native_nulls=self.dialect == 'postgresql'):
+                query = sa.select(images).where(*where, *conds).order_by(*order)
+                if limit is not None:
+                    query = query.limit(limit - len(rows))
+                rows += conn.execute(query).mappings().all()
+                if limit is not None and len(rows) >= limit:
+                    break
             return self._hydrate(conn, rows, with_tags=return_tag)
         return self._run(fn, what='image list')
 

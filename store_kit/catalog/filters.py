@@ -214,34 +214,64 @@ def sort_spec(sort_key=None, sort_dir=None):
     return spec
 
 
-def _components(spec):
-    """Expand the spec into (expression, direction, key, is_null_flag) parts."""
+def _components(spec, non_null=()):
+    """Expand the spec into (expression, direction, key, is_null_flag) parts.
+
+    Keys in ``non_null`` are known to hold no NULL in the rows concerned.
+    """
     parts = []
     for key, direction in spec:
         col = images.c[key]
-        if col.nullable:
+        if col.nullable and key not in non_null:
             flag = sa.case((col.is_(None), 1), else_=0)
             parts.append((flag, direction, key, True))
         parts.append((col, direction, key, False))
     return parts
 
 
-def order_by(spec, native_nulls=False):
+def order_by(spec, native_nulls=False, non_null=()):
     """ORDER BY clauses for ``spec`` (NULLs last ascending, first descending).
 
     ``native_nulls``: the engine already sorts NULLs that way (PostgreSQL),
     so plain column order is used and indexes can serve it.
     """
     return [expr.asc() if d == 'asc' else expr.desc()
-            for expr, d, _key, is_flag in _components(spec)
+            for expr, d, _key, is_flag in _components(spec, non_null)
             if not (native_nulls and is_flag)]
 
 
-def after_marker(spec, marker_row):
+def plan(spec, marker_row=None, native_nulls=False):
+    """The listing as queries run in turn: a list of (conditions, order_by).
+
+    One query, unless the leading sort key is nullable on an engine that sorts
+    NULLs first (SQLite, MariaDB): then the non-NULL and the NULL rows are two
+    queries, each in an order its index can serve, instead of one query that
+    must sort every matching row.
+    """
+    key, direction = spec[0]
+    col = images.c[key]
+    if native_nulls or not col.nullable:
+        conds = [] if marker_row is None else [after_marker(spec, marker_row)]
+        return [(conds, order_by(spec, native_nulls))]
+    not_null = ([col.isnot(None)], spec, (key,))
+    null = ([col.is_(None)], spec[1:], ())
+    parts = [not_null, null] if direction == 'asc' else [null, not_null]
+    if marker_row is not None:
+        parts = parts[parts.index(null if marker_row[key] is None else not_null):]
+    queries = []
+    for conds, sub_spec, known in parts:
+        conds = list(conds)
+        if marker_row is not None and not queries:
+            conds.append(after_marker(sub_spec, marker_row, known))
+        queries.append((conds, order_by(sub_spec, non_null=known)))
+    return queries
+
+
+def after_marker(spec, marker_row, non_null=()):
     """Rows strictly after ``marker_row`` (a mapping of the sort keys)."""
     ors = []
     equal = []
-    for expr, direction, key, is_flag in _components(spec):
+    for expr, direction, key, is_flag in _components(spec, non_null):
         value = marker_row[key]
         if is_flag:
             value = 1 if value is None else 0
@@ -260,7 +290,7 @@ def after_marker(spec, marker_row):
         return sa.false()
     clause = sa.or_(*ors)
     first_key, first_dir = spec[0]
-    if not images.c[first_key].nullable:
+    if not images.c[first_key].nullable or first_key in non_null:
         # Redundant bound on the leading key: lets the index range scan
         # start at the marker instead of filtering from the top.
         col, value = images.c[first_key], marker_row[first_key]
