@@ -63,8 +63,14 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
 
     # -- plumbing shared by the mixins ------------------------------------
 
-    def _run(self, fn, write=False, what='catalog'):
-        return run_in_transaction(self.engine, fn, write=write, what=what)
+    def _run(self, fn, write=False, what='catalog', transaction=False):
+        """Run ``fn(conn)`` as one transaction; plain reads on PostgreSQL
+        autocommit (same READ COMMITTED view, fewer round trips) unless
+        ``transaction`` or a resolver (backfill writes on read) asks for one."""
+        autocommit = (not write and not transaction and self.resolver is None
+                      and self.dialect == 'postgresql')
+        return run_in_transaction(self.engine, fn, write=write, what=what,
+                                  autocommit=autocommit)
 
     @staticmethod
     def _member_lookup(conn):

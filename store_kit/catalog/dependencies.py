@@ -119,7 +119,7 @@ class DependenciesMixin:
             return sorted(conn.execute(
                 sa.select(images.c.id).join(reach, reach.c.id == images.c.id)
                 .where(visibility.sql_predicate(ctx, mode='get'))).scalars())
-        return self._run(fn, what='dependencies of image %s' % (image_id,))
+        return self._run(fn, what='dependencies of image %s' % (image_id,), transaction=True)
 
     def get_hard_dependencies(self, ctx, image_id):
         """Ids of every image ``image_id`` depends on, transitively."""

@@ -117,10 +117,13 @@ def translate(err, what='catalog'):
                                          % (what, type(getattr(err, 'orig', err)).__name__))
 
 
-def run_in_transaction(engine, fn, write=False, what='catalog'):
+def run_in_transaction(engine, fn, write=False, what='catalog', autocommit=False):
     """Run ``fn(conn)`` in one transaction, retrying transient failures.
 
     ``what`` names the operation in errors (e.g. ``member m1 of image X``).
+    ``autocommit`` (reads on PostgreSQL): skip BEGIN/COMMIT. At READ COMMITTED
+    every statement sees its own snapshot either way, so only round trips
+    are saved.
     """
     integrity_retried = False
     for attempt in range(MAX_ATTEMPTS):
@@ -128,6 +131,8 @@ def run_in_transaction(engine, fn, write=False, what='catalog'):
             with engine.connect() as conn:
                 if write:
                     conn.execution_options(**{WRITE_OPTION: True})
+                elif autocommit:
+                    conn.execution_options(isolation_level='AUTOCOMMIT')
                 with conn.begin():
                     return fn(conn)
         except sa_exc.IntegrityError as err:
