@@ -63,6 +63,8 @@ images = sa.Table(
     sa.Index('ix_images_min_disk', 'min_disk'),
     sa.Index('ix_images_min_ram', 'min_ram'),
     sa.Index('ix_images_os_hidden', 'os_hidden'),
+    sa.Index('ix_images_protected', 'protected'),
+    sa.Index('ix_images_os_hash_algo', 'os_hash_algo'),
 )
 
 properties = sa.Table(

@@ -1,6 +1,7 @@
 """Migrations build exactly the schema the models describe, on every engine."""
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -57,3 +58,17 @@ def test_manage_sync_and_version(empty_url):
     assert manage.db_version(empty_url) is None
     assert manage.db_sync(empty_url) == schema.head_revision()
     assert manage.db_version(empty_url) == schema.head_revision()
+
+
+def test_downgrade_to_base_removes_the_tables(empty_url):
+    from alembic import command
+    db = Catalog(empty_url)
+    try:
+        db.create_schema()
+        with db.engine.begin() as conn:
+            command.downgrade(schema.alembic_config(conn), 'base')
+        names = set(sa.inspect(db.engine).get_table_names())
+        assert names <= {'alembic_version'}
+        assert db.schema_version() is None
+    finally:
+        db.dispose()

@@ -53,6 +53,8 @@ def upgrade():
     op.create_index('ix_images_name', 'images', ['name'])
     op.create_index('ix_images_os_hash_value', 'images', ['os_hash_value'])
     op.create_index('ix_images_os_hidden', 'images', ['os_hidden'])
+    op.create_index('ix_images_protected', 'images', ['protected'])
+    op.create_index('ix_images_os_hash_algo', 'images', ['os_hash_algo'])
     op.create_index('ix_images_owner', 'images', ['owner'])
     op.create_index('ix_images_size', 'images', ['size'])
     op.create_index('ix_images_status', 'images', ['status'])
@@ -149,37 +151,12 @@ def upgrade():
 
 
 def downgrade():
-    op.drop_index('ix_tags_value', table_name='tags')
-
+    # dropping a table drops its indexes (MariaDB refuses to drop an index
+    # that backs a foreign key on its own)
     op.drop_table('tags')
-    op.drop_index('ix_properties_name_value', table_name='properties')
-
     op.drop_table('properties')
-    op.drop_index('ix_members_member_status', table_name='members')
-
     op.drop_table('members')
-    op.drop_index('ix_locations_status_id', table_name='locations')
-    op.drop_index('ix_locations_image_id_status', table_name='locations')
-
     op.drop_table('locations')
-    op.drop_index('ix_dependencies_target_id', table_name='dependencies')
-
     op.drop_table('dependencies')
     op.drop_table('locks')
-    op.drop_index('ix_images_visibility', table_name='images')
-    op.drop_index('ix_images_virtual_size', table_name='images')
-    op.drop_index('ix_images_updated_at_id', table_name='images')
-    op.drop_index('ix_images_status', table_name='images')
-    op.drop_index('ix_images_size', table_name='images')
-    op.drop_index('ix_images_owner', table_name='images')
-    op.drop_index('ix_images_os_hidden', table_name='images')
-    op.drop_index('ix_images_os_hash_value', table_name='images')
-    op.drop_index('ix_images_name', table_name='images')
-    op.drop_index('ix_images_min_ram', table_name='images')
-    op.drop_index('ix_images_min_disk', table_name='images')
-    op.drop_index('ix_images_disk_format', table_name='images')
-    op.drop_index('ix_images_created_at_id', table_name='images')
-    op.drop_index('ix_images_container_format', table_name='images')
-    op.drop_index('ix_images_checksum', table_name='images')
-
     op.drop_table('images')
