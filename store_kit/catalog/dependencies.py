@@ -118,7 +118,7 @@ class DependenciesMixin:
             # sorted here: collation-aware ORDER BY on 10k ids costs more
             return sorted(conn.execute(
                 sa.select(images.c.id).join(reach, reach.c.id == images.c.id)
-                .where(visibility.sql_predicate(ctx, mode='get'))).scalars())
+                .where(visibility.sql_predicate(ctx, mode='get'))).scalars().all())
         return self._run(fn, what='dependencies of image %s' % (image_id,), transaction=True)
 
     def get_hard_dependencies(self, ctx, image_id):
