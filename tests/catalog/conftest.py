@@ -6,11 +6,11 @@ emptied between tests. The database is dropped at the end of the session.
 """
 
 import pytest
-import sqlalchemy as sa
 
-from store_kit.catalog import Catalog, models
+from store_kit.catalog import Catalog
 from store_kit.context import RequestContext
 from tests.catalog import databases
+from tests.catalog.helpers import clean
 
 
 @pytest.fixture(scope='session', params=databases.ENGINES)
@@ -31,15 +31,6 @@ def migrated(catalog_url):
     db.create_schema()
     yield db
     db.dispose()
-
-
-CLEAN_ORDER = ('dependencies', 'members', 'tags', 'properties', 'locations', 'images')
-
-
-def clean(db):
-    with db.engine.begin() as conn:
-        for name in CLEAN_ORDER:
-            conn.execute(models.metadata.tables[name].delete())
 
 
 @pytest.fixture
@@ -68,11 +59,3 @@ def p2():
 @pytest.fixture
 def p3():
     return RequestContext(project_id='p3')
-
-
-def count_rows(db, table, **where):
-    """Rows of ``table`` matching ``where`` (deleted ones included)."""
-    t = models.metadata.tables[table]
-    with db.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(t).where(
-            *[t.c[k] == v for k, v in where.items()])).scalar()

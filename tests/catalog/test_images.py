@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from store_kit import exceptions
-from tests.catalog.conftest import count_rows
+from tests.catalog.helpers import count_rows
 
 
 def make(db, ctx, **values):

@@ -7,7 +7,7 @@ import pytest
 from store_kit import exceptions
 from store_kit.catalog.models import locations
 from tests.catalog import concurrency, workers
-from tests.catalog.conftest import count_rows
+from tests.catalog.helpers import count_rows
 
 
 def make(db, ctx, urls=('file:///1',), **values):

@@ -5,7 +5,7 @@ import pytest
 from store_kit import exceptions
 from store_kit.context import RequestContext
 from tests.catalog import concurrency, workers
-from tests.catalog.conftest import count_rows
+from tests.catalog.helpers import count_rows
 
 
 @pytest.fixture

@@ -72,3 +72,14 @@ def test_downgrade_to_base_removes_the_tables(empty_url):
         assert db.schema_version() is None
     finally:
         db.dispose()
+
+
+def test_unreachable_database_is_a_catalog_error_not_a_driver_error():
+    from store_kit import exceptions
+    from store_kit.context import RequestContext
+    db = Catalog('postgresql+psycopg://postgres@127.0.0.1:1/nowhere')
+    try:
+        with pytest.raises(exceptions.CatalogUnavailable, match='image abc'):
+            db.image_get(RequestContext('p1'), 'abc')
+    finally:
+        db.dispose()

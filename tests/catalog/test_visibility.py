@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from store_kit import exceptions
 from store_kit.context import RequestContext
-from tests.catalog.conftest import clean
+from tests.catalog.helpers import clean
 
 PROJECTS = ('p1', 'p2', 'p3')
 
