@@ -8,7 +8,9 @@ store's datadirs is refused before any read or unlink.
 
 import contextlib
 import errno
+import fcntl
 import logging
+import mmap
 import os
 import tempfile
 
@@ -38,9 +40,16 @@ OPTIONS = [
                 help='fsync each new image file and its directory before '
                      'add() returns. Turning it off is faster and loses '
                      'recently added images on a power failure.'),
+    cfg.BoolOpt('filesystem_store_direct_io', default=True,
+                help='Write new image files with O_DIRECT, bypassing the '
+                     'page cache: far less CPU per byte, and images being '
+                     'written do not evict what readers cache. Falls back '
+                     'to ordinary writes where the filesystem refuses '
+                     'O_DIRECT (tmpfs, some network filesystems).'),
 ]
 
 _WRITE_BLOCK = 1 << 20
+_ALIGN = 4096
 
 
 class FileLocation(location.StoreLocation):
@@ -94,6 +103,7 @@ class FileStore(driver.Store):
         self.file_perm = int(str(perm), 8) if perm else 0
         self.chunk_size = group.filesystem_store_chunk_size
         self.fsync = group.filesystem_store_fsync
+        self.direct_io = group.filesystem_store_direct_io
 
     def _parse_datadir(self, entry):
         path, sep, prio = entry.strip().rpartition(':')
@@ -138,7 +148,8 @@ class FileStore(driver.Store):
     # -- write -------------------------------------------------------------
 
     def write_block_size(self, size):
-        return max(self.chunk_size, _WRITE_BLOCK)
+        block = max(self.chunk_size, _WRITE_BLOCK)
+        return -(-block // _ALIGN) * _ALIGN        # whole pages for O_DIRECT
 
     def _choose_datadir(self, size):
         """Highest priority dir with room; most free space within it."""
@@ -171,16 +182,19 @@ class FileStore(driver.Store):
         fd, tmp = tempfile.mkstemp(dir=datadir, prefix='.%s.' % image_id,
                                    suffix='.tmp')
         try:
-            with os.fdopen(fd, 'wb') as f:
+            writer = _BlockWriter(fd, reader.block_size, self.direct_io)
+            try:
                 for block in reader:        # input errors propagate as-is
                     with self._write_errors(image_id, datadir):
-                        f.write(block)
+                        writer.write(block)
                 with self._write_errors(image_id, datadir):
-                    f.flush()
                     if self.file_perm:
-                        os.fchmod(f.fileno(), self.file_perm)
+                        os.fchmod(fd, self.file_perm)
                     if self.fsync:
-                        os.fsync(f.fileno())
+                        os.fsync(fd)
+            finally:
+                writer.close()
+                os.close(fd)
             with self._write_errors(image_id, datadir):
                 try:
                     os.link(tmp, final)        # atomic, never overwrites
@@ -273,6 +287,71 @@ class FileStore(driver.Store):
             if not os.access(path, os.W_OK | os.X_OK):
                 return False, 'datadir %s is not writable' % path
         return True, ''
+
+
+class _BlockWriter:
+    """Writes the reader's blocks to *fd*, with O_DIRECT where possible.
+
+    O_DIRECT needs page-aligned memory and lengths: each whole block is
+    copied into one page-aligned mmap buffer and written from there; a
+    short (last) block, or a filesystem that refuses O_DIRECT, switches the
+    descriptor back to ordinary writes.
+    """
+
+    def __init__(self, fd, block_size, direct):
+        self.fd = fd
+        self.buf = None
+        if direct and block_size % _ALIGN == 0 and _set_direct(fd, True):
+            self.buf = mmap.mmap(-1, block_size)
+
+    def write(self, data):
+        if self.buf is not None:
+            if len(data) == len(self.buf):
+                self.buf[:] = data
+                try:
+                    with memoryview(self.buf) as view:
+                        _write_all(self.fd, view)
+                    return
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    LOG.info('O_DIRECT refused here; writing through the '
+                             'page cache')
+            self._stop_direct()
+        _write_all(self.fd, data)
+
+    def _stop_direct(self):
+        _set_direct(self.fd, False)
+        self.close()
+
+    def close(self):
+        buf, self.buf = self.buf, None
+        if buf is not None:
+            try:
+                buf.close()
+            except BufferError:
+                pass        # a traceback still holds a view; GC frees it
+
+
+def _set_direct(fd, on):
+    """Turn O_DIRECT on or off for *fd*; False where unsupported."""
+    direct = getattr(os, 'O_DIRECT', 0)
+    if not direct:
+        return False
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL,
+                    (flags | direct) if on else (flags & ~direct))
+    except OSError:
+        return False
+    return True
+
+
+def _write_all(fd, data):
+    with memoryview(data) as view:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
 
 
 def _fsync_dir(path):

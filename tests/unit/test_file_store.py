@@ -126,30 +126,51 @@ def test_failures_leave_no_file(store, tmp_path, data, size, exc):
     assert files_in(tmp_path / 'data') == []
 
 
-def test_enospc_is_storage_full_and_leaves_nothing(store, tmp_path,
-                                                  monkeypatch):
-    real_fdopen = os.fdopen
+@pytest.mark.parametrize('direct', ['true', 'false'])
+def test_enospc_is_storage_full_and_leaves_nothing(tmp_path, monkeypatch,
+                                                   direct):
+    store = registry(tmp_path, 'filesystem_store_direct_io = %s'
+                     % direct)['fs']
 
-    class Full:
-        def __init__(self, f):
-            self.f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            self.f.close()
-
-        def write(self, b):
-            raise OSError(errno.ENOSPC, 'No space left on device')
-
-    monkeypatch.setattr(os, 'fdopen', lambda *a, **k: Full(real_fdopen(*a,
-                                                                        **k)))
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(os, 'write', full)
     with pytest.raises(exceptions.StorageFull) as err:
-        store.add('img', [b'abc'])
+        store.add('img', [b'abc' * 500000])
     assert 'img' in str(err.value) and "'fs'" in str(err.value)
     monkeypatch.undo()
     assert files_in(tmp_path / 'data') == []
+
+
+@pytest.mark.parametrize('size', [0, 1, 4096, 1 << 20, (1 << 20) + 1,
+                                  3 * (1 << 20) + 4095])
+@pytest.mark.parametrize('direct', ['true', 'false'])
+def test_direct_and_buffered_writes_round_trip(tmp_path, size, direct):
+    store = registry(tmp_path, 'filesystem_store_direct_io = %s'
+                     % direct)['fs']
+    data = os.urandom(size)
+    res = store.add('img', io.BytesIO(data), size)
+    assert (tmp_path / 'data' / 'img').read_bytes() == data
+    assert res.checksum == hashlib.md5(data).hexdigest()
+
+
+def test_filesystem_refusing_o_direct_falls_back(store, tmp_path,
+                                                monkeypatch):
+    real_write = os.write
+    refused = []
+
+    def write(fd, data):
+        import fcntl
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            refused.append(len(data))
+            raise OSError(errno.EINVAL, 'Invalid argument')
+        return real_write(fd, data)
+    monkeypatch.setattr(os, 'write', write)
+    data = os.urandom(3 * (1 << 20) + 7)
+    store.add('img', [data])
+    monkeypatch.undo()
+    assert refused == [1 << 20]          # tried once, then buffered
+    assert (tmp_path / 'data' / 'img').read_bytes() == data
 
 
 def test_fsync_on_by_default_and_can_be_disabled(tmp_path, monkeypatch):
@@ -285,3 +306,18 @@ def test_bad_size_is_invalid_and_leaves_nothing(store, tmp_path, size):
         store.add('img', b'abc', size)
     assert repr(size) in str(err.value)
     assert files_in(tmp_path / 'data') == []
+
+
+def test_whole_blocks_are_written_with_o_direct(store, monkeypatch):
+    import fcntl
+    real_write = os.write
+    seen = []
+
+    def write(fd, data):
+        seen.append((len(data),
+                     bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)))
+        return real_write(fd, data)
+    monkeypatch.setattr(os, 'write', write)
+    store.add('img', [os.urandom(2 * (1 << 20) + 10)])
+    monkeypatch.undo()
+    assert seen == [(1 << 20, True), (1 << 20, True), (10, False)]
