@@ -218,7 +218,7 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         row.setdefault('owner', ctx.owner)
         row.setdefault('created_at', now)
         row.setdefault('updated_at', row['created_at'])
-        if not ctx.is_admin and row['owner'] != ctx.owner:
+        if not ctx.is_admin and (row['owner'] != ctx.owner or ctx.owner is None):
             raise exceptions.Forbidden('project %s may not create an image owned by %s'
                                        % (ctx.owner, row['owner']))
 

@@ -129,6 +129,8 @@ class MembersMixin:
         if not include_deleted:
             query = query.where(members.c.deleted == sa.false())
         if not ctx.is_admin:
+            if ctx.owner is None:
+                return []
             query = query.where(sa.or_(images.c.owner == ctx.owner,
                                        members.c.member == ctx.owner))
         return self._run(lambda conn: [member_dict(r) for r in conn.execute(

@@ -218,3 +218,9 @@ def test_only_admin_gives_an_image_away(db, p1, admin):
     with pytest.raises(exceptions.Forbidden, match='p2'):
         db.image_update(p1, image['id'], {'owner': 'p2'})
     assert db.image_update(admin, image['id'], {'owner': 'p2'})['owner'] == 'p2'
+
+
+def test_anonymous_caller_cannot_create(db):
+    from store_kit.context import RequestContext
+    with pytest.raises(exceptions.Forbidden, match='None'):
+        make(db, RequestContext(None))

@@ -105,3 +105,10 @@ def test_eight_processes_create_the_same_member(db, p1, shared):
     results = concurrency.in_processes(workers.create_member, (db.url, shared['id'], 'p2'))
     assert sorted(results) == ['duplicate'] * (concurrency.N - 1) + ['ok'], results
     assert count_rows(db, 'members') == 1
+
+
+def test_anonymous_caller_finds_no_members(db, admin):
+    image = db.image_create(admin, {'owner': None, 'visibility': 'shared'})
+    db.image_member_create(admin, {'image_id': image['id'], 'member': 'p2'})
+    assert db.image_member_find(RequestContext(None)) == []
+    assert len(db.image_member_find(admin)) == 1
