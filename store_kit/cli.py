@@ -593,6 +593,11 @@ def main(argv=None):
         url = env.conf.catalog.connection if env is not None else None
         return _fail(args, 'catalog database %s failed: %s' % (
             safe_db_url(url) if url else '', _one_line(getattr(exc, 'orig', exc))), 1)
+    except BrokenPipeError:
+        # the reader went away (`store-kit image-list | head`): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except OSError as exc:
         return _fail(args, _one_line(exc), 1)
     except KeyboardInterrupt:

@@ -339,3 +339,18 @@ def test_usage_error_in_a_real_process(env):
     code, out, err = sk_process(env, 'image-show')
     assert (code, out) == (2, '')
     assert 'IMAGE_ID' in one_line_error(err)
+
+
+def test_reader_going_away_is_not_an_error(env):
+    """`store-kit image-list | head -1`: a closed pipe ends quietly."""
+    ok(env, 'demo')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'store_kit.cli', '--format', 'json',
+         'image-list', '--admin'],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        bufsize=0)
+    proc.stdout.read(1)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert 'Broken pipe' not in err and 'Traceback' not in err
