@@ -12,6 +12,7 @@ import fcntl
 import logging
 import mmap
 import os
+import stat
 import tempfile
 
 from oslo_config import cfg
@@ -86,15 +87,23 @@ class FileStore(driver.Store):
         else:
             dirs = [self._parse_datadir(entry) + ('filesystem_store_datadirs',)
                     for entry in multi]
-        self.datadirs = []          # [(priority, realpath)]
+        self.datadirs = []          # [(priority, configured path)]
+        self.real_datadirs = []     # their real paths, for confinement
         seen = set()
         for path, priority, option in dirs:
             real = self._prepare_dir(path, option)
             if real in seen:
                 raise self.bad_option(option, 'datadir %r listed twice' % path)
             seen.add(real)
-            self.datadirs.append((priority, real))
-        self.url_prefixes = ['file://' + d for _, d in self.datadirs]
+            self.datadirs.append((priority, os.path.normpath(path)))
+            self.real_datadirs.append(real)
+        # Legacy URLs carry the configured path (which may go through a
+        # symlink); the real path owns the same files.
+        self.url_prefixes = []
+        for (_, path), real in zip(self.datadirs, self.real_datadirs):
+            for d in (path, real):
+                if 'file://' + d not in self.url_prefixes:
+                    self.url_prefixes.append('file://' + d)
         perm = group.filesystem_store_file_perm
         if perm < 0 or any(c not in '01234567' for c in str(perm)) or (
                 int(str(perm), 8) > 0o777):
@@ -132,16 +141,21 @@ class FileStore(driver.Store):
     # -- confinement -------------------------------------------------------
 
     def _confined_path(self, loc):
-        """The real path of *loc*, if it lies inside one of our datadirs."""
+        """The path of *loc*, if it resolves (symlinks included) to a file
+        strictly inside one of our datadirs and is not itself a symlink."""
         if loc.parsed.family != 'file' or loc.parsed.host or (
                 loc.parsed.segments is None):
             raise exceptions.BadStoreUri('location %s is not a file of store '
                                          '%r' % (location.redact(loc.url),
                                                  self.name))
-        real = os.path.realpath(loc.parsed.path)
-        for _, datadir in self.datadirs:
-            if real.startswith(datadir + os.sep) and len(real) > len(datadir) + 1:
-                return real
+        path = loc.parsed.path
+        real = os.path.realpath(path)
+        if any(real.startswith(d + os.sep) and len(real) > len(d) + 1
+               for d in self.real_datadirs):
+            if not os.path.islink(path):
+                return path
+            raise exceptions.BadStoreUri('location %s is a symlink: refused '
+                                         'by store %r' % (loc.url, self.name))
         raise exceptions.BadStoreUri('location %s is outside the datadirs of '
                                      'store %r' % (loc.url, self.name))
 
@@ -228,7 +242,7 @@ class FileStore(driver.Store):
     def _open(self, loc):
         path = self._confined_path(loc)
         try:
-            return open(path, 'rb', buffering=0), path
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
             raise exceptions.NotFound('image file %s not found in store %r'
                                       % (loc.url, self.name))
@@ -238,6 +252,17 @@ class FileStore(driver.Store):
         except PermissionError:
             raise exceptions.Forbidden('store %r may not read %s'
                                        % (self.name, loc.url))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:       # became a symlink meanwhile
+                raise exceptions.BadStoreUri('location %s is a symlink: '
+                                             'refused by store %r'
+                                             % (loc.url, self.name))
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise exceptions.BadStoreUri('location %s is not a regular file'
+                                         % loc.url)
+        return open(fd, 'rb', buffering=0), path
 
     def _get(self, loc, offset, length):
         f, _ = self._open(loc)
@@ -266,7 +291,7 @@ class FileStore(driver.Store):
     def _get_size(self, loc):
         path = self._confined_path(loc)
         try:
-            return os.stat(path).st_size
+            return os.lstat(path).st_size
         except FileNotFoundError:
             raise exceptions.NotFound('image file %s not found in store %r'
                                       % (loc.url, self.name))
@@ -283,7 +308,7 @@ class FileStore(driver.Store):
                                        % (self.name, loc.url))
 
     def check_reachable(self):
-        for _, path in self.datadirs:
+        for path in self.real_datadirs:
             if not os.access(path, os.W_OK | os.X_OK):
                 return False, 'datadir %s is not writable' % path
         return True, ''

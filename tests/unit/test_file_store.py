@@ -321,3 +321,30 @@ def test_whole_blocks_are_written_with_o_direct(store, monkeypatch):
     store.add('img', [os.urandom(2 * (1 << 20) + 10)])
     monkeypatch.undo()
     assert seen == [(1 << 20, True), (1 << 20, True), (10, False)]
+
+
+def test_datadir_behind_a_symlink_owns_both_spellings(tmp_path):
+    (tmp_path / 'real').mkdir()
+    os.symlink(str(tmp_path / 'real'), str(tmp_path / 'data'))
+    reg = registry(tmp_path)
+    store = reg['fs']
+    assert store.url_prefixes == ['file://%s/data' % tmp_path,
+                                  'file://%s/real' % tmp_path]
+    res = store.add('img', [b'abc'])
+    assert res.url == 'file://%s/data/img' % tmp_path   # as configured
+    for spelling in ('data', 'real'):
+        url = 'file://%s/%s/img' % (tmp_path, spelling)
+        assert reg.resolve(url) == 'fs'
+        assert b''.join(reg.get(url)[0]) == b'abc'
+
+
+def test_delete_through_a_symlink_alias_is_refused(store, tmp_path):
+    res = store.add('victim', [b'precious'])
+    os.symlink(str(tmp_path / 'data' / 'victim'),
+               str(tmp_path / 'data' / 'alias'))
+    alias = 'file://%s/data/alias' % tmp_path
+    for call in (store.delete, store.get, store.get_size):
+        with pytest.raises(exceptions.BadStoreUri) as err:
+            call(alias)
+        assert 'symlink' in str(err.value)
+    assert b''.join(store.get(res.url)[0]) == b'precious'
