@@ -213,6 +213,10 @@ class ImageService:
             raise exceptions.Duplicate('image %s already has location %s'
                                        % (image_id, loc_mod.redact(url)))
         size = self.registry.get_size(url, store=store)
+        if loc_mod.parse(url).family == 's3':
+            # the s3 store signs with its own keys: never keep a legacy
+            # URL's credentials in the catalog
+            url = loc_mod.strip_credentials(url)
         new = {'url': url, 'metadata': dict(metadata or {}, store=store),
                'status': 'active'}
         if image['status'] == 'queued':
@@ -254,10 +258,15 @@ class ImageService:
 
 def _limited(data, room, image):
     """Yield *data* in blocks, raising StorageQuotaFull past *room* bytes."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = [data]
     read = getattr(data, 'read', None)
     blocks = iter(lambda: read(_READ_BLOCK), b'') if read else data
     total = 0
     for block in blocks:
+        if not isinstance(block, (bytes, bytearray, memoryview)):
+            raise exceptions.Invalid('image data must be bytes, got %s'
+                                     % type(block).__name__)
         total += len(block)
         if total > room:
             raise exceptions.StorageQuotaFull(

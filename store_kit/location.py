@@ -263,10 +263,16 @@ def redact(url):
     return '%s://***@%s%s%s' % (url[:sep], hostport, path, query)
 
 
-def join_path(*parts):
-    """Join path pieces with single slashes, keeping a leading one."""
-    joined = '/'.join(p.strip('/') for p in parts if p and p.strip('/'))
-    return '/' + joined
+def strip_credentials(url):
+    """*url* without its ``user:password@`` part (everything else as is)."""
+    sep = url.find('://')
+    if sep < 0:
+        return url
+    userinfo, hostport, path = _split_netloc(url[:sep].lower(),
+                                             url[sep + 3:])
+    if userinfo is None:
+        return url
+    return '%s://%s%s' % (url[:sep], hostport, path)
 
 
 class StoreLocation:

@@ -7,9 +7,10 @@ import os
 import pytest
 
 from store_kit import exceptions
+from store_kit.catalog import Catalog
 from store_kit.images import ImageService
 from tests import helpers
-from tests.catalog.conftest import count_rows
+from tests.catalog.helpers import count_rows
 from tests.ops.conftest import files_under
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
@@ -350,3 +351,46 @@ def test_services_configured_from_options(tmp_path, db, registry):
     scrubber = Scrubber.from_conf(conf, db, registry)
     assert (scrubber.scrub_time, scrubber.lease_seconds, scrubber.batch_size) == (60, 30, 7)
     assert {g for g, _ in ops_config.list_opts()} == {'catalog', 'image_service', 'scrubber'}
+
+
+def test_quota_with_one_bytes_object_and_bad_chunks(db, registry, admin, p1):
+    svc = ImageService(db, registry, user_storage_quota=10 ** 9)
+    assert svc.upload(p1, b'abcdef', size=6)['size'] == 6
+    with pytest.raises(exceptions.Invalid, match='int'):
+        svc.upload(p1, [b'ab', 3])
+    assert [i['status'] for i in db.image_get_all(admin)
+            if i['status'] != 'active'] == ['killed']
+
+
+def test_external_s3_location_loses_its_legacy_credentials(tmp_path, p1,
+                                                           monkeypatch):
+    from moto import mock_aws
+    for var, value in (('AWS_ACCESS_KEY_ID', 'x'),
+                       ('AWS_SECRET_ACCESS_KEY', 'x'),
+                       ('AWS_DEFAULT_REGION', 'us-east-1'),
+                       ('AWS_CONFIG_FILE', str(tmp_path / 'none')),
+                       ('AWS_SHARED_CREDENTIALS_FILE', str(tmp_path / 'none'))):
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        reg = helpers.make_registry(tmp_path, """
+            [DEFAULT]
+            enabled_backends = cold:s3
+            [store_kit]
+            default_backend = cold
+            [cold]
+            s3_store_host = s3.amazonaws.com
+            s3_store_bucket = images
+            s3_store_access_key = AKIANEW
+            s3_store_secret_key = new/secret
+            """)
+        reg['cold'].client.create_bucket(Bucket='images')
+        reg['cold'].client.put_object(Bucket='images', Key='old', Body=b'x')
+        db = Catalog('sqlite:///%s/c.db' % tmp_path)
+        db.create_schema()
+        svc = ImageService(db, reg)
+        image = db.image_create(p1, {'name': 'legacy', 'status': 'queued'})
+        image = svc.add_location(
+            p1, image['id'], 's3://AKIAOLD:old/se+cret@s3.amazonaws.com/images/old')
+        assert [loc['url'] for loc in image['locations']] == [
+            's3://s3.amazonaws.com/images/old']
+        assert image['locations'][0]['metadata'] == {'store': 'cold'}

@@ -15,7 +15,7 @@ from store_kit import exceptions
 from store_kit.catalog import Catalog, models
 from store_kit.images import ImageService
 from store_kit.scrubber import Scrubber
-from tests.catalog.conftest import count_rows
+from tests.catalog.helpers import count_rows
 from tests.ops import scrub_worker
 from tests.ops.conftest import STORES_CONF, files_under
 

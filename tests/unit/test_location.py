@@ -113,3 +113,12 @@ def test_redact_hides_queries_that_may_hold_signatures():
         'https://h/x?...'
     # in s3 URLs '?' is part of the key, not a query
     assert location.redact('s3://h/b/k?1') == 's3://h/b/k?1'
+
+
+@pytest.mark.parametrize('url,stripped', [
+    ('s3://AK:se/cr+et:x@host:9000/b/k', 's3://host:9000/b/k'),
+    ('https://u:p@h/x?q=1', 'https://h/x?q=1'),
+    ('file:///x', 'file:///x'),
+])
+def test_strip_credentials(url, stripped):
+    assert location.strip_credentials(url) == stripped
