@@ -93,11 +93,11 @@ class PropertiesTagsMixin:
                 raise exceptions.NotFound('image %s has no property %r' % (image_ref, prop_ref))
         return self._run(fn, write=True, what='property %s of image %s' % (prop_ref, image_ref))
 
-    def image_tag_set_all(self, ctx, image_id, values):
-        """Replace the image's tags with ``values``."""
+    def image_tag_set_all(self, ctx, image_id, tags):
+        """Replace the image's tags with ``tags``."""
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
-            self._set_tags(conn, image['id'], values, utcnow())
+            self._set_tags(conn, image['id'], tags, utcnow())
         return self._run(fn, write=True, what='tags of image %s' % (image_id,))
 
     def image_tag_create(self, ctx, image_id, value):
