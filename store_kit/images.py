@@ -4,9 +4,11 @@ Uploads stream into a store and become visible only once the data is safely
 written (``queued -> saving -> active`` by compare-and-set); every failure
 ends with the image ``killed``, its bytes deleted and no location recorded.
 Downloads try the image's locations in preference order and verify a whole
-read against the recorded size and hashes.  Deletes either hand the data to
-the scrubber (``delayed_delete``) or remove the catalog entry first and the
-data second, so no active location ever points at deleted data.
+read against the recorded size and hashes.  Deletes first take the locations
+out of ``active`` (``pending_delete``), then either leave the data to the
+scrubber (``delayed_delete``) or scrub this image's data at once; a store
+that fails keeps its location pending for the scrubber, so no active
+location ever points at deleted data and no bytes are orphaned.
 """
 
 import hashlib
@@ -15,6 +17,7 @@ import logging
 from store_kit import exceptions
 from store_kit import location as loc_mod
 from store_kit.catalog.rows import utcnow
+from store_kit.scrubber import Scrubber
 
 LOG = logging.getLogger(__name__)
 
@@ -179,17 +182,28 @@ class ImageService:
     def delete(self, ctx, image_id):
         """Delete an image; refused while dependents exist or if protected.
 
-        With ``delayed_delete`` its locations become ``pending_delete`` and
-        the scrubber deletes the data later; otherwise the locations are
-        marked deleted first and the data deleted next.
+        Its locations become ``pending_delete``.  With ``delayed_delete`` the
+        scrubber deletes the data later; otherwise it is deleted now and the
+        locations (then the image) become ``deleted``, except where a store
+        fails: that location stays pending for the scrubber to retry.
         """
+        image = self.db.image_destroy(ctx, image_id, delayed=True)
         if self.delayed_delete:
-            return self.db.image_destroy(ctx, image_id, delayed=True)
-        image = self.db.image_get(ctx, image_id)
-        deleted = self.db.image_destroy(ctx, image_id)
-        for loc in image['locations']:
-            self._delete_data(loc['url'], self._store_of(loc))
-        return deleted
+            return image
+        self._scrub_now(image['id'])
+        return self.db.image_get(ctx, image['id'], force_show_deleted=True)
+
+    def _scrub_now(self, image_id):
+        """Delete, now, the due pending_delete data of one image.
+
+        The locations are already out of ``active``, so no active location
+        ever points at deleted data; a store failure leaves the location
+        ``pending_delete`` (error recorded) for the scrubber to retry, so no
+        bytes are orphaned either.
+        """
+        done = Scrubber(self.db, self.registry).run_once(image_id=image_id)
+        LOG.debug('image %s: deleted the data of %d locations', image_id,
+                  done)
 
     def restore(self, ctx, image_id):
         """A pending_delete image back to active, its locations too."""
@@ -246,13 +260,10 @@ class ImageService:
         if image['status'] == 'active' and len(image['locations']) == 1:
             raise exceptions.Forbidden('location %s is the last one of active '
                                        'image %s' % (location_id, image_id))
-        if self.delayed_delete:
-            self.db.image_location_delete(ctx, image_id, location_id,
-                                          'pending_delete',
-                                          delete_time=utcnow())
-        else:
-            self.db.image_location_delete(ctx, image_id, location_id, 'deleted')
-            self._delete_data(loc['url'], self._store_of(loc))
+        self.db.image_location_delete(ctx, image_id, location_id,
+                                      'pending_delete', delete_time=utcnow())
+        if not self.delayed_delete:
+            self._scrub_now(image_id)
         return self.db.image_get(ctx, image_id)
 
 

@@ -67,11 +67,11 @@ class Scrubber:
                    retry_seconds=s.retry_seconds,
                    max_retry_seconds=s.max_retry_seconds)
 
-    def run_once(self, progress=None):
+    def run_once(self, progress=None, image_id=None):
         """Scrub everything that is due now; return how many were deleted.
 
         *progress*, if given, is called with ``(done, failed)`` after each
-        location.
+        location; *image_id* limits the pass to that image's locations.
         """
         done = failed = 0
         seen = set()
@@ -79,7 +79,8 @@ class Scrubber:
             older_than = utcnow() - datetime.timedelta(seconds=self.scrub_time)
             claimed_at = time.monotonic()
             batch = self.db.claim_pending_deletes(
-                self.owner, older_than, self.batch_size, self.lease_seconds)
+                self.owner, older_than, self.batch_size, self.lease_seconds,
+                image_id=image_id)
             batch = [loc for loc in batch if loc['id'] not in seen]
             if not batch:
                 return done

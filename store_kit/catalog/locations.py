@@ -213,8 +213,10 @@ class LocationsMixin:
 
     # -- the scrubber's queue ----------------------------------------------
 
-    def claim_pending_deletes(self, owner, older_than=None, limit=100, lease_seconds=300):
-        """Lease up to ``limit`` pending_delete locations to worker ``owner``.
+    def claim_pending_deletes(self, owner, older_than=None, limit=100, lease_seconds=300,
+                              image_id=None):
+        """Lease up to ``limit`` pending_delete locations to worker ``owner``
+        (only those of ``image_id`` when given).
 
         ``older_than`` is a datetime or a number of seconds: only locations
         whose ``delete_time`` is at or before it are due. Rows leased to
@@ -229,6 +231,8 @@ class LocationsMixin:
                sa.or_(locations.c.lease_until.is_(None), locations.c.lease_until < now),
                sa.or_(locations.c.next_attempt_at.is_(None),
                       locations.c.next_attempt_at <= now)]
+        if image_id is not None:
+            due.append(locations.c.image_id == image_id)
         until = now + datetime.timedelta(seconds=lease_seconds)
 
         def fn(conn):

@@ -218,6 +218,44 @@ def test_delete_immediately_removes_data_and_rows(svc, db, admin, p1, tmp_path):
     assert count_rows(db, 'locations', image_id=image['id'], status='deleted') == 1
 
 
+def test_immediate_delete_leaves_failed_data_to_the_scrubber(
+        svc, db, registry, admin, p1, tmp_path, monkeypatch):
+    from store_kit.scrubber import Scrubber
+    image = svc.upload(p1, io.BytesIO(DATA))
+    real_delete = registry.delete
+
+    def broken(url, store=None):
+        raise exceptions.BackendError('disk on fire')
+    monkeypatch.setattr(registry, 'delete', broken)
+    svc.delete(p1, image['id'])
+    # no active location, but the data and its pending row are kept
+    assert len(files_under(tmp_path / 'fast')) == 1
+    assert count_rows(db, 'locations', image_id=image['id'],
+                      status='pending_delete') == 1
+    assert db.image_get(admin, image['id'])['status'] == 'pending_delete'
+    monkeypatch.setattr(registry, 'delete', real_delete)
+    # the failure is retried later (after its backoff)
+    import datetime
+    from store_kit.catalog import models
+    with db.engine.begin() as conn:
+        conn.execute(models.locations.update().values(
+            next_attempt_at=datetime.datetime(2000, 1, 1)))
+    assert Scrubber(db, registry).run_once() == 1
+    assert files_under(tmp_path / 'fast') == []
+    assert db.image_get(admin, image['id'])['status'] == 'deleted'
+
+
+def test_remove_location_immediately(svc, db, registry, admin, p1, tmp_path):
+    image = svc.upload(p1, io.BytesIO(DATA))
+    copy = registry.add('copy-' + image['id'], io.BytesIO(DATA), store='cold')
+    image = svc.add_location(p1, image['id'], copy.url)
+    cold = [loc for loc in image['locations'] if 'cold' in loc['url']][0]
+    image = svc.remove_location(p1, image['id'], cold['id'])
+    assert [loc['url'] for loc in image['locations']] != [copy.url]
+    assert files_under(tmp_path / 'cold') == []
+    assert count_rows(db, 'locations', id=cold['id'], status='deleted') == 1
+
+
 def test_delete_refused_while_dependents_exist(svc, db, p1, tmp_path):
     base = svc.upload(p1, io.BytesIO(b'base'))
     child = svc.upload(p1, io.BytesIO(b'child'))
