@@ -5,8 +5,9 @@ Policies (see ``doc/drivers.md``):
 * TLS is verified by default; every request has a connect/read timeout.
 * Redirects are followed by hand, at most ``http_max_redirects`` of them; a
   loop raises :class:`MaxRedirectsExceeded`.  Once on https a redirect may
-  not go back to http.  A redirect may lead to another host (mirrors, CDNs)
-  but credentials from the location URL are only ever sent to its own host
+  not go back to http.  A store with prefixes follows a redirect only to
+  the URL's own host, under its own prefixes, or to a host listed in
+  ``http_redirect_allowed_hosts`` (mirrors, CDNs); credentials from the location URL are only ever sent to its own host
   (and to that host's https when redirected there from http on the default
   ports); credentials in a ``Location`` header are ignored.
 * Sizes are never guessed: a missing Content-Length is replaced by a ranged
@@ -68,6 +69,12 @@ OPTIONS = [
     cfg.IntOpt('http_max_redirects', default=5, min=0,
                help='Redirects followed per request (301, 302, 303, 307, '
                     '308) before failing. 0 follows none.'),
+    cfg.ListOpt('http_redirect_allowed_hosts', default=[],
+                help='Hosts (host or host:port) a redirect may lead to '
+                     'besides the URL\'s own host and the store\'s own '
+                     'prefixes, e.g. a CDN. "*" allows any host. A store '
+                     'without prefixes (the catch-all) may follow any '
+                     'host.'),
 ]
 
 REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
@@ -125,6 +132,30 @@ def _content_length(resp):
     if value is None or not value.strip().isdigit():
         return None
     return int(value)
+
+
+class _QueryFilter(logging.Filter):
+    """Removes query strings and URL credentials from urllib3's log lines
+    (its request lines carry the path with its signed query)."""
+
+    def filter(self, record):
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (
+                record.args,)
+            record.args = tuple(_scrub(a) if isinstance(a, str) else a
+                                for a in args)
+        if isinstance(record.msg, str):
+            record.msg = _scrub(record.msg)
+        return True
+
+
+_QUERY_FILTER = _QueryFilter()
+
+
+def _install_log_filter():
+    logger = logging.getLogger('urllib3.connectionpool')
+    if _QUERY_FILTER not in logger.filters:
+        logger.addFilter(_QUERY_FILTER)
 
 
 class HttpLocation(location.StoreLocation):
@@ -224,6 +255,7 @@ class HttpStore(driver.Store):
     # -- configuration -----------------------------------------------------
 
     def configure(self):
+        _install_log_filter()
         group = self.group
         timeout = group.http_timeout
         if timeout is None or not math.isfinite(timeout) or timeout <= 0:
@@ -237,6 +269,9 @@ class HttpStore(driver.Store):
                                   'must be an integer >= 0, got %r'
                                   % (redirects,))
         self.max_redirects = redirects
+        self.redirect_hosts = {h.strip().lower()
+                               for h in group.http_redirect_allowed_hosts or []
+                               if h.strip()}
         self.verify = self._configure_tls(group)
         self.proxies = self._configure_proxies(group)
         self._configure_prefixes(group)
@@ -429,6 +464,12 @@ class HttpStore(driver.Store):
                 '%s %s: refused redirect from https to http (%s)'
                 % (method, where, location.redact(new)), code=code)
         new = _clean_target(new)
+        if not self._redirect_allowed(loc.request_url, new):
+            raise exceptions.BackendError(
+                '%s %s: refused redirect to another host, %s (allow it with '
+                'http_redirect_allowed_hosts of store %r)'
+                % (method, where, location.redact(new), self.name),
+                code=code)
         if new in seen:
             raise exceptions.MaxRedirectsExceeded(
                 '%s %s: redirect loop back to %s'
@@ -442,6 +483,19 @@ class HttpStore(driver.Store):
         LOG.debug('%s %s: HTTP %d to %s', method, where, code,
                   location.redact(new))
         return new
+
+    def _redirect_allowed(self, original, target):
+        """Same host, one of our prefixes, or an allowed host."""
+        if self._index is None or '*' in self.redirect_hosts:
+            return True
+        (_, host, port), _ = location.match_key(target)
+        (_, ohost, oport), _ = location.match_key(original)
+        if (host, port) == (ohost, oport):
+            return True
+        netloc = host if port is None else '%s:%d' % (host, port)
+        if netloc in self.redirect_hosts:
+            return True
+        return self._index.lookup(target) == self.name
 
     def _raise_status(self, method, loc, url, code):
         where = location.redact(loc.request_url)

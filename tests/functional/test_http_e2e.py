@@ -153,6 +153,17 @@ def test_get_whole(registry, server):
     assert read(registry, server + '/img') == (DATA, len(DATA))
 
 
+def test_signed_query_never_reaches_debug_logs(registry, server, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    # the test server serves no query URLs: the request line is what counts
+    with pytest.raises(exceptions.NotFound) as err:
+        read(registry, server + '/img?sig=TOPSECRETSIG')
+    assert 'TOPSECRETSIG' not in str(err.value)
+    assert any('/img?...' in r.getMessage() for r in caplog.records)
+    assert not any('TOPSECRETSIG' in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize('offset,length', [(0, 10), (1000, 5000),
                                            (255990, None), (255990, 100),
                                            (len(DATA), None)])

@@ -274,6 +274,33 @@ def test_each_redirect_code_is_followed(store, requests_mock, code):
         'http://h/a', 'http://other/b']
 
 
+@pytest.mark.parametrize('opts,target,allowed', [
+    ({}, 'http://h/elsewhere/b', True),                 # same host
+    ({}, 'https://mirror.example.com/pub/b', True),     # our other prefix
+    ({}, 'http://169.254.169.254/latest/meta-data', False),
+    ({}, 'http://h:8080/pub/b', False),                 # same name, other port
+    ({'http_redirect_allowed_hosts': 'cdn.example.com'},
+     'http://CDN.example.com/b', True),
+    ({'http_redirect_allowed_hosts': 'cdn.example.com'},
+     'http://cdn.example.com:8080/b', False),
+    ({'http_redirect_allowed_hosts': '*'}, 'http://anywhere/b', True),
+])
+def test_prefix_store_redirects_only_where_allowed(make_store, requests_mock,
+                                                   opts, target, allowed):
+    store = make_store(http_store_url_prefixes='http://h/pub, '
+                       'https://mirror.example.com/pub', **opts)
+    requests_mock.get('http://h/pub/a', status_code=302,
+                      headers={'Location': target})
+    requests_mock.get(target, content=b'ok', headers=cl(2))
+    if allowed:
+        assert read(store, 'http://h/pub/a') == (b'ok', 2)
+    else:
+        with pytest.raises(exceptions.BackendError) as err:
+            read(store, 'http://h/pub/a')
+        assert 'http_redirect_allowed_hosts' in str(err.value)
+        assert len(requests_mock.request_history) == 1
+
+
 @pytest.mark.parametrize('target,final', [
     ('b', 'http://h/dir/b'),
     ('../up/b', 'http://h/up/b'),
