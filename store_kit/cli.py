@@ -14,6 +14,7 @@ ever carries a secret.
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -239,15 +240,19 @@ def cmd_stores(env, args):
 
 
 def cmd_resolve(env, args):
-    missing = 0
+    rows = []
     for url in args.urls:
         try:
             name = env.registry.resolve(url)
         except exceptions.StoreKitError:
             name = None
-        missing += name is None
-        print('%s -> %s' % (loc_mod.redact(url), name or '(none)'))
-    return 1 if missing else 0
+        rows.append({'url': loc_mod.redact(url), 'store': name})
+    if args.format == 'json':
+        emit_rows(args, rows, ('url', 'store'))
+    else:
+        for row in rows:
+            print('%s -> %s' % (row['url'], row['store'] or '(none)'))
+    return 1 if any(r['store'] is None for r in rows) else 0
 
 
 def _properties(pairs):
@@ -585,6 +590,14 @@ def main(argv=None):
         return _fail(args, str(exc), 2)
     except exceptions.BadStoreConfiguration as exc:
         return _fail(args, 'configuration: %s' % exc, 2)
+    except cfg.ConfigFileParseError as exc:
+        # oslo quotes the offending line, which may hold a secret
+        line = re.search(r':(\d+),', exc.msg or '')
+        return _fail(args, 'configuration: cannot parse %s%s (expected '
+                     '"option = value"; the line is not shown, it may hold a '
+                     'secret)' % (exc.config_file,
+                                  ' at line %s' % line.group(1) if line else ''),
+                     2)
     except cfg.Error as exc:
         return _fail(args, 'configuration: %s' % _one_line(exc), 2)
     except exceptions.StoreKitError as exc:

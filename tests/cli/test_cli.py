@@ -306,6 +306,24 @@ def test_bad_config_exits_2(env, tmp_path):
     assert code == 2 and '[catalog] connection' in one_line_error(err)
 
 
+def test_unparsable_line_is_not_echoed(env, tmp_path):
+    bad = tmp_path / 'bad.conf'
+    bad.write_text('[DEFAULT]\nenabled_backends = a:s3\n[a]\n'
+                   's3_store_secret_key SeCrEtKeY/x+y\n')
+    code, out, err = sk(env, '--config-file', str(bad), 'stores')
+    assert code == 2
+    line = one_line_error(err)
+    assert 'bad.conf at line 4' in line and 'SeCrEtKeY' not in err + out
+
+
+def test_resolve_json(env):
+    code, out, _ = sk(env, '--format', 'json', 'resolve',
+                      'http://u:pw@h/x?sig=abc', 'ftp://nowhere/x')
+    assert code == 1
+    assert json.loads(out) == [{'url': 'http://***@h/x?...', 'store': None},
+                               {'url': 'ftp://nowhere/x', 'store': None}]
+
+
 def test_config_dir_and_secrets_never_shown(env, tmp_path):
     confdir = tmp_path / 'conf.d'
     confdir.mkdir()
