@@ -83,6 +83,12 @@ class LocationsMixin:
 
     def _insert_location(self, conn, image_id, location, now):
         values = _location_values(image_id, location, now)
+        if self.resolver is not None:       # record the store as we write
+            metadata = values['meta_data']
+            if metadata.get('store') not in set(self.resolver.names()):
+                name = self.resolver.resolve(values['url'])
+                if name:
+                    values['meta_data'] = dict(metadata, store=name)
         new_id = conn.execute(locations.insert().values(values)).inserted_primary_key[0]
         return {'id': new_id, 'url': values['url'], 'metadata': values['meta_data'],
                 'status': values['status']}

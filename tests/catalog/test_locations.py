@@ -220,6 +220,19 @@ def test_backfill_on_get_persists(db, p1):
     assert resolver.calls == 1                 # only the unresolvable one is retried
 
 
+def test_locations_written_with_a_resolver_name_their_store(db, p1):
+    db.resolver = Resolver({'fast': 'file:///fast/', 'cold': 'file:///cold/'})
+    image = db.image_create(p1, {'locations': [{'url': 'file:///fast/1'}]})
+    added = db.image_location_add(p1, image['id'], {'url': 'file:///cold/1',
+                                                    'metadata': {'k': 'v'}})
+    assert added['metadata'] == {'k': 'v', 'store': 'cold'}
+    db.image_location_add(p1, image['id'], {'url': 'http://nowhere/x'})
+    db.resolver = None
+    stored = db.image_get(p1, image['id'])
+    assert [loc['metadata'].get('store') for loc in stored['locations']] == [
+        'fast', 'cold', None]
+
+
 def test_bulk_backfill_batches(db, p1):
     for n in range(7):
         db.image_create(p1, {'locations': [{'url': 'file:///fast/%d' % n,
