@@ -63,8 +63,10 @@ OPTIONS = [
                help='Secret access key. Required. Never written into '
                     'location URLs, messages or logs.'),
     cfg.StrOpt('s3_store_bucket',
-               help='Bucket holding the images (3-63 characters: lower-case '
-                    'letters, digits, "." and "-"). Required.'),
+               help='Bucket holding the images. Required. Today\'s S3 rules '
+                    'are 3-63 lower-case letters, digits, "." and "-"; '
+                    'legacy names (up to 255 characters, upper case, "_") '
+                    'are accepted with path-style addressing.'),
     cfg.BoolOpt('s3_store_create_bucket_on_put', default=False,
                 help='Create the bucket on the first add() when it does not '
                      'exist. When false, adding to a missing bucket fails '
