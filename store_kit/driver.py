@@ -107,8 +107,8 @@ class HashingReader:
     """Iterate input data in blocks while hashing and counting it.
 
     *data* is a binary file object (anything with ``read``), an iterable of
-    bytes, or one bytes-like object.  Iterating yields ``bytes`` blocks of exactly *block_size* bytes
-    (the last may be shorter).  When *size* is non-zero the data must be
+    bytes, or one bytes-like object.  Iterating yields ``bytes`` blocks of
+    exactly *block_size* bytes (the last may be shorter).  When *size* is non-zero the data must be
     exactly that long: longer data raises :class:`SizeMismatch` before the
     excess block is yielded, shorter data raises it at the end.  After a full
     iteration ``size``, ``checksum`` (md5) and ``multihash`` are set.

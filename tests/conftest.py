@@ -1,14 +1,25 @@
-import os
+"""Fixtures shared by every test directory: who is asking."""
 
 import pytest
 
-
-def require_servers():
-    """True when tests needing a real server must fail rather than skip."""
-    return os.environ.get('STORE_KIT_REQUIRE_SERVERS') == '1'
+from store_kit.context import RequestContext
 
 
-def skip_or_fail(reason):
-    if require_servers():
-        pytest.fail('%s (STORE_KIT_REQUIRE_SERVERS=1)' % reason)
-    pytest.skip(reason)
+@pytest.fixture
+def admin():
+    return RequestContext(project_id='admin', is_admin=True)
+
+
+@pytest.fixture
+def p1():
+    return RequestContext(project_id='p1')
+
+
+@pytest.fixture
+def p2():
+    return RequestContext(project_id='p2')
+
+
+@pytest.fixture
+def p3():
+    return RequestContext(project_id='p3')

@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from oslo_config import cfg
 
 import store_kit
@@ -26,3 +28,15 @@ def make_conf(tmp_path, text, name='store-kit.conf'):
 def make_registry(tmp_path, text):
     """A StoreRegistry from config *text*."""
     return store_kit.create_stores(make_conf(tmp_path, text))
+
+
+def require_servers():
+    """True when tests needing a real server must fail rather than skip."""
+    return os.environ.get('STORE_KIT_REQUIRE_SERVERS') == '1'
+
+
+def skip_or_fail(reason):
+    """Skip with *reason*, or fail when STORE_KIT_REQUIRE_SERVERS=1."""
+    if require_servers():
+        pytest.fail('%s (STORE_KIT_REQUIRE_SERVERS=1)' % reason)
+    pytest.skip(reason)

@@ -7,9 +7,10 @@ Policies (see ``doc/drivers.md``):
   loop raises :class:`MaxRedirectsExceeded`.  Once on https a redirect may
   not go back to http.  A store with prefixes follows a redirect only to
   the URL's own host, under its own prefixes, or to a host listed in
-  ``http_redirect_allowed_hosts`` (mirrors, CDNs); credentials from the location URL are only ever sent to its own host
-  (and to that host's https when redirected there from http on the default
-  ports); credentials in a ``Location`` header are ignored.
+  ``http_redirect_allowed_hosts`` (mirrors, CDNs); credentials from the
+  location URL are only ever sent to its own host (and to that host's
+  https when redirected there from http on the default ports); credentials
+  in a ``Location`` header are ignored.
 * Sizes are never guessed: a missing Content-Length is replaced by a ranged
   ``bytes=0-0`` probe and its Content-Range, or raises a clear error.  A body
   shorter (or longer) than announced raises :class:`SizeMismatch`.

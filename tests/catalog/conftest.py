@@ -8,7 +8,6 @@ emptied between tests. The database is dropped at the end of the session.
 import pytest
 
 from store_kit.catalog import Catalog
-from store_kit.context import RequestContext
 from tests.catalog import databases
 from tests.catalog.helpers import clean
 
@@ -39,23 +38,3 @@ def db(migrated):
     migrated.resolver = None
     yield migrated
     migrated.resolver = None
-
-
-@pytest.fixture
-def admin():
-    return RequestContext(project_id='admin', is_admin=True)
-
-
-@pytest.fixture
-def p1():
-    return RequestContext(project_id='p1')
-
-
-@pytest.fixture
-def p2():
-    return RequestContext(project_id='p2')
-
-
-@pytest.fixture
-def p3():
-    return RequestContext(project_id='p3')

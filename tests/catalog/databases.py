@@ -3,8 +3,9 @@
 import os
 import uuid
 
-import pytest
 import sqlalchemy as sa
+
+from tests.helpers import require_servers, skip_or_fail  # noqa: F401
 
 SERVERS = {
     'postgresql': 'postgresql+psycopg://postgres@127.0.0.1:5432/%s',
@@ -12,17 +13,6 @@ SERVERS = {
 }
 ADMIN_DB = {'postgresql': 'postgres', 'mariadb': 'mysql'}
 ENGINES = ('sqlite', 'postgresql', 'mariadb')
-
-
-def require_servers():
-    """True when tests needing a server must fail rather than skip."""
-    return os.environ.get('STORE_KIT_REQUIRE_SERVERS') == '1'
-
-
-def skip_or_fail(reason):
-    if require_servers():
-        pytest.fail('%s (STORE_KIT_REQUIRE_SERVERS=1)' % reason)
-    pytest.skip(reason)
 
 
 def _admin_engine(engine_name):

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from store_kit import exceptions
-from tests.conftest import skip_or_fail
+from tests.helpers import skip_or_fail
 from tests.helpers import make_registry
 
 DATA = bytes(range(256)) * 1000          # 256000 bytes

@@ -10,7 +10,6 @@ import os
 import pytest
 
 from store_kit.catalog import Catalog
-from store_kit.context import RequestContext
 from tests import helpers
 from tests.catalog import databases
 
@@ -40,21 +39,6 @@ def db(tmp_path, registry):
     catalog.create_schema()
     yield catalog
     catalog.dispose()
-
-
-@pytest.fixture
-def p1():
-    return RequestContext(project_id='p1')
-
-
-@pytest.fixture
-def p2():
-    return RequestContext(project_id='p2')
-
-
-@pytest.fixture
-def admin():
-    return RequestContext(project_id='admin', is_admin=True)
 
 
 @pytest.fixture(params=databases.ENGINES)

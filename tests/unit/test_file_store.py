@@ -155,7 +155,7 @@ def test_direct_and_buffered_writes_round_trip(tmp_path, size, direct):
 
 
 def test_filesystem_refusing_o_direct_falls_back(store, tmp_path,
-                                                monkeypatch):
+                                                 monkeypatch):
     real_write = os.write
     refused = []
 

@@ -10,8 +10,8 @@ from store_kit import location
 @pytest.mark.parametrize('url,key', [
     ('file:///data/images/x', (('file', '', None), ('data', 'images', 'x'))),
     ('FILESYSTEM://LOCALHOST/data/x', (('file', '', None), ('data', 'x'))),
-    ('file:///data//images/./x/', (('file', '', None),
-                                    ('data', 'images', 'x'))),
+    ('file:///data//images/./x/',
+     (('file', '', None), ('data', 'images', 'x'))),
     ('file:///data/images/y/../x', (('file', '', None),
                                     ('data', 'images', 'x'))),
     ('file:///data/%69mages/%7Ex', (('file', '', None),
@@ -86,8 +86,8 @@ def test_redact():
 # -- property tests -------------------------------------------------------
 
 segment = st.text(alphabet='abcdefghijklmnopqrstuvwxyz0123456789-_.~',
-                  min_size=1, max_size=8).filter(lambda s: s not in ('.',
-                                                                    '..'))
+                  min_size=1, max_size=8).filter(
+                      lambda s: s not in ('.', '..'))
 hosts = st.from_regex(r'[a-z][a-z0-9]{0,8}(\.[a-z]{2,4})?', fullmatch=True)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import store_kit
 from store_kit import exceptions
-from tests.helpers import make_conf, make_registry
+from tests.helpers import make_registry
 
 
 def two_file_stores(tmp_path, extra=''):

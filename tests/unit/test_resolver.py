@@ -170,8 +170,8 @@ def test_equivalent_spellings_resolve_alike(data):
     kind, scheme, netloc, segs = data.draw(owned_url())
     canonical = _url(scheme, netloc, segs)
     variant = _variant(data.draw, kind, scheme, netloc, segs)
-    assert INDEX.lookup(variant) == INDEX.lookup(canonical), (canonical,
-                                                             variant)
+    assert INDEX.lookup(variant) == INDEX.lookup(canonical), (
+        canonical, variant)
 
 
 @given(name=st.sampled_from(NAMES), tail=seg)
