@@ -74,8 +74,20 @@ def _check_option_values(conf, name, driver_cls):
         except (cfg.ConfigFileValueError, ValueError) as exc:
             reason = 'invalid value'
             if not opt.secret:
-                reason += ': %s' % exc
+                raw = _raw_value(conf, name, opt.dest)
+                if raw is not None:
+                    reason += ' %r' % raw
+                reason += ': %s' % str(exc).rsplit('is not valid: ', 1)[-1]
             raise exceptions.BadStoreConfiguration(name, opt.name, reason)
+
+
+def _raw_value(conf, group, dest):
+    """The value as written in the config file, or None if unavailable."""
+    try:
+        values, _ = conf._namespace._get_file_value([(group, dest)])
+    except Exception:  # private oslo API: best effort only
+        return None
+    return values[-1] if isinstance(values, list) and values else None
 
 
 def create_stores(conf):

@@ -94,6 +94,21 @@ def test_invalid_option_value_names_section_and_option(tmp_path):
     assert (err.section, err.option) == ('fast',
                                          'filesystem_store_chunk_size')
     assert '[fast] filesystem_store_chunk_size' in str(err)
+    assert "'lots'" in str(err) and 'LocationInfo' not in str(err)
+
+
+def test_out_of_range_value_is_named(tmp_path):
+    err = bad(tmp_path, two_file_stores(
+        tmp_path, '[fast]\nfilesystem_store_chunk_size = 0\n'))
+    assert str(err) == ("[fast] filesystem_store_chunk_size: invalid value "
+                        "'0': Should be greater than or equal to 1")
+
+
+def test_secret_values_are_never_echoed(tmp_path):
+    text = two_file_stores(tmp_path).replace('slow:file', 'slow:s3') + (
+        '[slow]\ns3_store_secret_key = hush\ns3_store_thread_pools = x\n')
+    err = bad(tmp_path, text)
+    assert 'hush' not in str(err)
 
 
 def test_bad_hashing_algorithm(tmp_path):
