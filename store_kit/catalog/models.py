@@ -113,6 +113,8 @@ locations = sa.Table(
     sa.Column('next_attempt_at', Timestamp),
     sa.Index('ix_locations_image_id_status', 'image_id', 'status'),
     sa.Index('ix_locations_status_id', 'status', 'id'),
+    # room for HOT updates of metadata and lease columns (see the migration)
+    postgresql_with={'fillfactor': 80},
 )
 
 members = sa.Table(

@@ -96,7 +96,10 @@ def upgrade():
         sa.Column('last_error', sa.Text(), nullable=True),
         sa.Column('next_attempt_at', TS, nullable=True),
         sa.ForeignKeyConstraint(['image_id'], ['images.id'], ),
-        sa.PrimaryKeyConstraint('id')
+        sa.PrimaryKeyConstraint('id'),
+        # room on each page for HOT updates of unindexed columns (metadata,
+        # leases): PostgreSQL then rewrites no index entry for them
+        postgresql_with={'fillfactor': 80},
     )
     op.create_index('ix_locations_image_id_status', 'locations', ['image_id', 'status'])
     op.create_index('ix_locations_status_id', 'locations', ['status', 'id'])
