@@ -633,7 +633,7 @@ class _Never(Exception):
 
 def _one_line(exc):
     text = ' '.join(str(exc).split()) or type(exc).__name__
-    return ' '.join(loc_mod.redact(w) if '://' in w else w for w in text.split(' '))
+    return loc_mod.redact_text(text)
 
 
 if __name__ == '__main__':

@@ -34,6 +34,54 @@ COMMON_OPTIONS = [
 DEFAULT_BLOCK_SIZE = 1 << 20
 
 
+class _SecretFilter(logging.Filter):
+    """Cleans log records of third-party libraries (botocore, urllib3...):
+    registered secrets become ``***`` and URLs lose their credentials and
+    query strings.  Runs only for records that pass the level check."""
+
+    def __init__(self):
+        super().__init__('store_kit.secrets')
+        self.secrets = set()
+        self._lock = threading.Lock()
+
+    def add(self, *secrets):
+        """Register values that must never be logged (short ones ignored)."""
+        with self._lock:
+            self.secrets.update(s for s in secrets if s and len(s) >= 4)
+
+    def scrub(self, text):
+        """*text* without any registered secret or URL credential/query."""
+        text = str(text)
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, '***')
+        return loc_mod.redact_text(text)
+
+    def filter(self, record):
+        try:
+            msg = record.getMessage()
+        except Exception:       # a broken record is not ours to fix
+            return True
+        clean = self.scrub(msg)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        return True
+
+
+#: The one filter every driver puts on the third-party loggers it uses.
+SECRET_FILTER = _SecretFilter()
+
+
+def filter_logs(families):
+    """Attach :data:`SECRET_FILTER` to every existing logger whose name
+    starts with one of *families* (call after importing the library)."""
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and (
+                name.split('.', 1)[0] in families) and (
+                SECRET_FILTER not in logger.filters):
+            logger.addFilter(SECRET_FILTER)
+
+
 class Capabilities(enum.Flag):
     """What a store can do."""
 
@@ -247,6 +295,12 @@ def check_range(offset, length):
         raise exceptions.Invalid('length must be an integer >= 0 or None, '
                                  'got %r' % (length,))
     return offset, length
+
+
+def range_header(offset, length):
+    """The HTTP ``Range`` value for (offset, length); length None = to end."""
+    end = '' if length is None else str(offset + length - 1)
+    return 'bytes=%d-%s' % (offset, end)
 
 
 def range_size(total, offset, length):

@@ -263,6 +263,17 @@ def redact(url):
     return '%s://***@%s%s%s' % (url[:sep], hostport, path, query)
 
 
+_TEXT_CREDENTIALS_RE = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\'"]*@')
+_TEXT_QUERY_RE = re.compile(r'\?[^\s\'")]+')
+
+
+def redact_text(text):
+    """*text* (an error message, a log line) with the credentials and query
+    strings of every URL in it replaced, as :func:`redact` does for one."""
+    text = _TEXT_CREDENTIALS_RE.sub(r'\1***@', str(text))
+    return _TEXT_QUERY_RE.sub('?...', text)
+
+
 def strip_credentials(url):
     """*url* without its ``user:password@`` part (everything else as is)."""
     sep = url.find('://')

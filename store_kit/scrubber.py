@@ -149,5 +149,5 @@ class Scrubber:
 def _error_line(exc):
     """One line naming the error, with any URL credentials removed."""
     text = str(exc).splitlines()[0] if str(exc) else ''
-    words = [loc_mod.redact(w) if '://' in w else w for w in text.split(' ')]
-    return ('%s: %s' % (type(exc).__name__, ' '.join(words)))[:1000]
+    return ('%s: %s' % (type(exc).__name__,
+                        loc_mod.redact_text(text)))[:1000]

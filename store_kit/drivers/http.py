@@ -83,11 +83,11 @@ CHUNK_SIZE = 64 * 1024
 #: Timeout (seconds) of check_reachable's probes, capped by http_timeout.
 REACHABLE_TIMEOUT = 5.0
 _SCHEMES = ('http', 'https')
+#: urllib3 logs request lines, signed query strings included.
+_LOG_FAMILIES = ('urllib3',)
 _DEFAULT_PORT = {'http': 80, 'https': 443}
 _CONTENT_RANGE_RE = re.compile(
     r'^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$', re.IGNORECASE)
-_URL_CREDENTIALS_RE = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\'"]*@')
-_QUERY_RE = re.compile(r'\?[^\s\'")]+')
 _OBJECT_REPR_RE = re.compile(r'<[^<>]* object at 0x[0-9a-fA-F]+>:?\s*')
 
 
@@ -95,12 +95,6 @@ try:
     _USER_AGENT = 'store_kit/%s' % importlib.metadata.version('store_kit')
 except importlib.metadata.PackageNotFoundError:  # pragma: no cover
     _USER_AGENT = 'store_kit'
-
-
-def _scrub(text):
-    """Remove URL credentials and query strings from free text."""
-    text = _URL_CREDENTIALS_RE.sub(r'\1***@', str(text))
-    return _QUERY_RE.sub('?...', text)
 
 
 def parse_content_range(value):
@@ -122,41 +116,11 @@ def parse_content_range(value):
     return start, end, total
 
 
-def range_header(offset, length):
-    """The Range header value for (offset, length)."""
-    end = '' if length is None else str(offset + length - 1)
-    return 'bytes=%d-%s' % (offset, end)
-
-
 def _content_length(resp):
     value = resp.headers.get('Content-Length')
     if value is None or not value.strip().isdigit():
         return None
     return int(value)
-
-
-class _QueryFilter(logging.Filter):
-    """Removes query strings and URL credentials from urllib3's log lines
-    (its request lines carry the path with its signed query)."""
-
-    def filter(self, record):
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (
-                record.args,)
-            record.args = tuple(_scrub(a) if isinstance(a, str) else a
-                                for a in args)
-        if isinstance(record.msg, str):
-            record.msg = _scrub(record.msg)
-        return True
-
-
-_QUERY_FILTER = _QueryFilter()
-
-
-def _install_log_filter():
-    logger = logging.getLogger('urllib3.connectionpool')
-    if _QUERY_FILTER not in logger.filters:
-        logger.addFilter(_QUERY_FILTER)
 
 
 class HttpLocation(location.StoreLocation):
@@ -256,7 +220,7 @@ class HttpStore(driver.Store):
     # -- configuration -----------------------------------------------------
 
     def configure(self):
-        _install_log_filter()
+        driver.filter_logs(_LOG_FAMILIES)
         group = self.group
         timeout = group.http_timeout
         if timeout is None or not math.isfinite(timeout) or timeout <= 0:
@@ -415,7 +379,7 @@ class HttpStore(driver.Store):
         if isinstance(inner, BaseException):    # urllib3 MaxRetryError
             cause = inner
         text = _OBJECT_REPR_RE.sub('', str(cause))
-        return _scrub('%s: %s' % (type(cause).__name__, text))[:300]
+        return location.redact_text('%s: %s' % (type(cause).__name__, text))[:300]
 
     def _request(self, method, loc, headers=None, stream=False,
                  timeout=None, accept=()):
@@ -520,7 +484,7 @@ class HttpStore(driver.Store):
             return driver.ChunkIterator(_empty()), 0
         headers = {}
         if offset or length is not None:
-            headers['Range'] = range_header(offset, length)
+            headers['Range'] = driver.range_header(offset, length)
         resp, url = self._request('GET', loc, headers, stream=True,
                                   accept=(416,) if headers else ())
         try:
@@ -558,7 +522,7 @@ class HttpStore(driver.Store):
             if short:
                 raise exceptions.BackendError(
                     'GET %s: asked for %s, server sent only bytes %d-%d of %s'
-                    % (shown, range_header(offset, length), start, end,
+                    % (shown, driver.range_header(offset, length), start, end,
                        total if total is not None else 'unknown'), code=code)
             return 0, sent if length is None else min(sent, length), False
         if code == 416:
@@ -614,7 +578,7 @@ class HttpStore(driver.Store):
                                self.name))
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             LOG.debug('GET %s: body ended early: %s', location.redact(url),
-                      _scrub(exc))
+                      location.redact_text(exc))
             raise exceptions.SizeMismatch(
                 size, '%d (connection closed early)' % got, what=what)
         finally:

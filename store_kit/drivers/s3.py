@@ -112,7 +112,6 @@ OPTIONS = [
 
 _BUCKET_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$')
 _DNS_BUCKET_RE = re.compile(r'^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$')
-_CONTENT_RANGE_RE = re.compile(r'^bytes (\d+)-(\d+)/(\d+|\*)$')
 
 
 # -- pure helpers (unit-tested directly) ----------------------------------
@@ -192,54 +191,8 @@ def parse_endpoint(value):
     return scheme, host, port
 
 
-# -- secrets out of third-party logs --------------------------------------
-
-class _SecretFilter(logging.Filter):
-    """Replaces known credentials by ``***`` in log records.
-
-    botocore logs request headers (holding the access key id) at DEBUG; this
-    filter sits on the botocore/urllib3 loggers so no store credential ever
-    reaches a log handler.
-    """
-
-    def __init__(self):
-        super().__init__('store_kit.s3.secrets')
-        self.secrets = set()
-        self.lock = threading.Lock()
-
-    def add(self, *secrets):
-        with self.lock:
-            self.secrets.update(s for s in secrets if s and len(s) >= 4)
-
-    def scrub(self, text):
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, '***')
-        return text
-
-    def filter(self, record):
-        if self.secrets:
-            try:
-                msg = record.getMessage()
-            except Exception:       # a broken record is not ours to fix
-                return True
-            clean = self.scrub(msg)
-            if clean is not msg and clean != msg:
-                record.msg, record.args = clean, None
-        return True
-
-
-_FILTER = _SecretFilter()
+#: Third-party loggers that may log our requests (headers, URLs).
 _LOG_FAMILIES = ('botocore', 'boto3', 'urllib3', 's3transfer')
-
-
-def _install_log_filter():
-    """Attach the secret filter to every botocore/urllib3 logger."""
-    for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger) and (
-                name.split('.', 1)[0] in _LOG_FAMILIES):
-            if _FILTER not in logger.filters:
-                logger.addFilter(_FILTER)
 
 
 class _Credentials:
@@ -332,7 +285,7 @@ class S3Store(driver.Store):
         if not secret:
             raise self.bad_option('s3_store_secret_key', 'is required')
         self._creds = _Credentials(access, secret)
-        _FILTER.add(access, secret)
+        driver.SECRET_FILTER.add(access, secret)
 
         self.region = (opt('s3_store_region_name') or '').strip() or (
             DEFAULT_REGION)
@@ -402,8 +355,8 @@ class S3Store(driver.Store):
         except boto_exc.BotoCoreError as exc:
             raise exceptions.BackendError(
                 's3 store %r: cannot create a client for %s: %s'
-                % (self.name, self.endpoint_url, _FILTER.scrub(str(exc))))
-        _install_log_filter()
+                % (self.name, self.endpoint_url, driver.SECRET_FILTER.scrub(str(exc))))
+        driver.filter_logs(_LOG_FAMILIES)
         return client
 
     @property
@@ -451,19 +404,19 @@ class S3Store(driver.Store):
             raise exceptions.RemoteUnreachable(
                 's3 store %r: %s %s failed: cannot reach %s: %s'
                 % (self.name, action, self._where(bucket, key),
-                   self.endpoint_url, _FILTER.scrub(str(exc)))) from exc
+                   self.endpoint_url, driver.SECRET_FILTER.scrub(str(exc)))) from exc
         except boto_exc.BotoCoreError as exc:
             raise exceptions.BackendError(
                 's3 store %r: %s %s failed: %s'
                 % (self.name, action, self._where(bucket, key),
-                   _FILTER.scrub(str(exc)))) from exc
+                   driver.SECRET_FILTER.scrub(str(exc)))) from exc
 
     def _client_error(self, exc, action, bucket, key):
         err = exc.response.get('Error', {})
         code = str(err.get('Code') or '')
         status = exc.response.get('ResponseMetadata', {}).get('HTTPStatusCode')
         what = self._where(bucket, key)
-        message = _FILTER.scrub(str(err.get('Message') or ''))
+        message = driver.SECRET_FILTER.scrub(str(err.get('Message') or ''))
         detail = 's3 store %r: %s %s failed: %s (HTTP %s)%s' % (
             self.name, action, what, code or 'error', status,
             ': ' + message if message else '')
@@ -604,7 +557,7 @@ class S3Store(driver.Store):
         except Exception as exc:
             LOG.warning('store %s: could not remove partial object %s: %s',
                         self.name, self._where(bucket, key),
-                        _FILTER.scrub(str(exc)))
+                        driver.SECRET_FILTER.scrub(str(exc)))
 
     def _parts(self, reader):
         """Yield the parts of a multipart upload, one bytes object each."""
@@ -737,7 +690,7 @@ class S3Store(driver.Store):
                 return
             LOG.warning('store %s: could not abort multipart upload %s of '
                         '%s: %s', self.name, upload_id,
-                        self._where(bucket, key), _FILTER.scrub(str(exc)))
+                        self._where(bucket, key), driver.SECRET_FILTER.scrub(str(exc)))
         else:
             LOG.debug('store %s: aborted multipart upload %s of %s',
                       self.name, upload_id, self._where(bucket, key))
@@ -752,8 +705,7 @@ class S3Store(driver.Store):
                 total = self._get_size(loc)
                 driver.range_size(total, offset, 0)       # offset check
                 return driver.ChunkIterator(_empty()), 0
-            end = '' if length is None else str(offset + length - 1)
-            kwargs['Range'] = 'bytes=%d-%s' % (offset, end)
+            kwargs['Range'] = driver.range_header(offset, length)
         with self._errors('GET', bucket, key):
             try:
                 resp = self.client.get_object(**kwargs)
@@ -830,7 +782,7 @@ class S3Store(driver.Store):
                               _code(exc) or 'error', status))
         except Exception as exc:
             return False, ('cannot reach %s: %s'
-                           % (self.endpoint_url, _FILTER.scrub(str(exc))))
+                           % (self.endpoint_url, driver.SECRET_FILTER.scrub(str(exc))))
         return True, ''
 
 
