@@ -297,6 +297,26 @@ def check_range(offset, length):
     return offset, length
 
 
+def read_exactly(read, size, chunk_size, what, skip=0):
+    """Yield exactly *size* bytes from ``read(n)``, after discarding *skip*.
+
+    A source that ends early raises :class:`SizeMismatch` naming *what*:
+    a read is never silently truncated.
+    """
+    while skip > 0:
+        got = read(min(skip, chunk_size))
+        if not got:
+            break
+        skip -= len(got)
+    remaining = size
+    while remaining > 0:
+        data = read(min(chunk_size, remaining))
+        if not data:
+            raise exceptions.SizeMismatch(size, size - remaining, what=what)
+        remaining -= len(data)
+        yield data
+
+
 def range_header(offset, length):
     """The HTTP ``Range`` value for (offset, length); length None = to end."""
     end = '' if length is None else str(offset + length - 1)

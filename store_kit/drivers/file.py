@@ -277,15 +277,8 @@ class FileStore(driver.Store):
         return driver.ChunkIterator(self._chunks(f, size), f.close), size
 
     def _chunks(self, f, size):
-        remaining = size
-        chunk = self.chunk_size
-        while remaining > 0:
-            data = f.read(min(chunk, remaining))
-            if not data:
-                raise exceptions.SizeMismatch(size, size - remaining,
-                                              what='file %s' % f.name)
-            remaining -= len(data)
-            yield data
+        yield from driver.read_exactly(f.read, size, self.chunk_size,
+                                       'file %s' % f.name)
         f.close()
 
     def _get_size(self, loc):

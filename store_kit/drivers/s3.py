@@ -727,25 +727,16 @@ class S3Store(driver.Store):
             self._stream(body, skip, size, bucket, key), body.close), size
 
     def _stream(self, body, skip, size, bucket, key):
+        def read(n):
+            try:
+                return body.read(n)
+            except boto_exc.IncompleteReadError:
+                return b''              # short: read_exactly says so
         try:
             with self._errors('GET', bucket, key):
-                while skip:
-                    got = body.read(min(skip, READ_CHUNK_SIZE))
-                    if not got:
-                        break
-                    skip -= len(got)
-                remaining = size
-                while remaining > 0:
-                    try:
-                        chunk = body.read(min(remaining, READ_CHUNK_SIZE))
-                    except boto_exc.IncompleteReadError:
-                        chunk = b''
-                    if not chunk:
-                        raise exceptions.SizeMismatch(
-                            size, size - remaining,
-                            what='s3 object %s' % self._where(bucket, key))
-                    remaining -= len(chunk)
-                    yield chunk
+                yield from driver.read_exactly(
+                    read, size, READ_CHUNK_SIZE,
+                    's3 object %s' % self._where(bucket, key), skip)
         finally:
             body.close()
 
