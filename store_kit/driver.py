@@ -19,6 +19,7 @@ from oslo_config import cfg
 
 from store_kit import exceptions
 from store_kit import location as loc_mod
+from store_kit import resolver
 
 LOG = logging.getLogger(__name__)
 
@@ -346,6 +347,10 @@ class Store:
     capabilities = Capabilities.NONE
     location_class = loc_mod.StoreLocation
 
+    #: Scheme families this store owns whole (a catch-all), instead of
+    #: owning what lies under ``url_prefixes``.
+    catch_all_families = ()
+
     def __init__(self, conf, name):
         self.conf = conf
         self.name = name
@@ -355,6 +360,11 @@ class Store:
             raise exceptions.BadStoreConfiguration(
                 name, None, 'driver %r computed no URL prefix'
                 % self.driver_name)
+        self._own = None
+        if not self.catch_all_families:
+            self._own = resolver.PrefixIndex()
+            for prefix in self.url_prefixes:
+                self._own.add_prefix(prefix, name)
 
     # -- helpers for subclasses -------------------------------------------
 
@@ -376,8 +386,30 @@ class Store:
     def read_only(self):
         return not (self.capabilities & Capabilities.WRITE)
 
+    def owns(self, url):
+        """True when *url* lies under this store's prefixes (by the same
+        rules as the registry's resolver), or in a catch-all family."""
+        if self._own is not None:
+            return self._own.lookup(url) == self.name
+        try:
+            return loc_mod.match_key(url)[0][0] in self.catch_all_families
+        except exceptions.BadStoreUri:
+            return False
+
     def parse_location(self, url):
-        """Parse *url* into this driver's location class."""
+        """Parse *url* into this driver's location class; a URL the store
+        does not own is refused, so no store reads or deletes outside its
+        own prefixes even when named explicitly."""
+        if not self.owns(url):
+            if self.catch_all_families:
+                raise exceptions.BadStoreUri(
+                    'location %s is not an %s URL (store %r)'
+                    % (loc_mod.redact(url),
+                       '/'.join(self.catch_all_families), self.name))
+            raise exceptions.BadStoreUri(
+                'location %s is not under the URL prefixes of store %r (%s)'
+                % (loc_mod.redact(url), self.name,
+                   ', '.join(self.url_prefixes)))
         return self.location_class.from_url(url, self.name)
 
     def __repr__(self):

@@ -143,11 +143,6 @@ class FileStore(driver.Store):
     def _confined_path(self, loc):
         """The path of *loc*, if it resolves (symlinks included) to a file
         strictly inside one of our datadirs and is not itself a symlink."""
-        if loc.parsed.family != 'file' or loc.parsed.host or (
-                loc.parsed.segments is None):
-            raise exceptions.BadStoreUri('location %s is not a file of store '
-                                         '%r' % (location.redact(loc.url),
-                                                 self.name))
         path = loc.parsed.path
         real = os.path.realpath(path)
         if any(real.startswith(d + os.sep) and len(real) > len(d) + 1

@@ -37,7 +37,6 @@ from oslo_config import cfg
 from store_kit import driver
 from store_kit import exceptions
 from store_kit import location
-from store_kit import resolver
 
 LOG = logging.getLogger(__name__)
 
@@ -282,13 +281,11 @@ class HttpStore(driver.Store):
     def _configure_prefixes(self, group):
         prefixes = [p.strip() for p in group.http_store_url_prefixes or []
                     if p and p.strip()]
-        self._index = None
         if not prefixes:
             self.catch_all_families = _SCHEMES
             self.url_prefixes = ['http://', 'https://']
             return
         self.catch_all_families = ()
-        index = resolver.PrefixIndex()
         seen = {}
         for prefix in prefixes:
             parsed = self._check_prefix(prefix)
@@ -298,8 +295,6 @@ class HttpStore(driver.Store):
                     'prefixes %s and %s are the same'
                     % (seen[parsed.key], location.redact(prefix)))
             seen[parsed.key] = location.redact(prefix)
-            index.add_prefix(prefix, self.name)
-        self._index = index
         self.url_prefixes = prefixes
 
     def _check_prefix(self, prefix):
@@ -327,16 +322,6 @@ class HttpStore(driver.Store):
         return parsed
 
     # -- locations ---------------------------------------------------------
-
-    def parse_location(self, url):
-        """An :class:`HttpLocation`; BadStoreUri when not ours."""
-        loc = self.location_class.from_url(url, self.name)
-        if self._index is not None and self._index.lookup(url) != self.name:
-            raise exceptions.BadStoreUri(
-                '%s is not under the URL prefixes of store %r (%s)'
-                % (location.redact(url), self.name,
-                   ', '.join(self.url_prefixes)))
-        return loc
 
     def close(self):
         """Close the connection pool of this store."""
@@ -451,7 +436,7 @@ class HttpStore(driver.Store):
 
     def _redirect_allowed(self, original, target):
         """Same host, one of our prefixes, or an allowed host."""
-        if self._index is None or '*' in self.redirect_hosts:
+        if self.catch_all_families or '*' in self.redirect_hosts:
             return True
         (_, host, port), _ = location.match_key(target)
         (_, ohost, oport), _ = location.match_key(original)
@@ -460,7 +445,7 @@ class HttpStore(driver.Store):
         netloc = host if port is None else '%s:%d' % (host, port)
         if netloc in self.redirect_hosts:
             return True
-        return self._index.lookup(target) == self.name
+        return self.owns(target)
 
     def _raise_status(self, method, loc, url, code):
         where = location.redact(loc.request_url)

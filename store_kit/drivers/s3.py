@@ -306,7 +306,6 @@ class S3Store(driver.Store):
         self.cacert = cacert or None
 
         self.url_prefixes = ['s3://%s/%s' % (netloc, bucket)]
-        self._prefix_key = location.parse(self.url_prefixes[0]).key
         self._client = None
         self._probe_client = None
         self._client_lock = threading.Lock()
@@ -433,20 +432,6 @@ class S3Store(driver.Store):
         return exceptions.BackendError(detail, code=code or None)
 
     # -- locations -------------------------------------------------------------
-
-    def parse_location(self, url):
-        """An :class:`S3Location` of this store's host and bucket.
-
-        A URL on another host or bucket is refused (BadStoreUri): a store
-        reads and deletes only inside its own bucket.
-        """
-        loc = super().parse_location(url)
-        netkey, segments = loc.parsed.key
-        if netkey != self._prefix_key[0] or loc.bucket != self.bucket:
-            raise exceptions.BadStoreUri(
-                'location %s is not in store %r (%s)'
-                % (location.redact(url), self.name, self.url_prefix))
-        return loc
 
     # -- write -----------------------------------------------------------------
 
