@@ -141,7 +141,7 @@ class ImageService:
                                       % (image_id, image['status']))
         errors = []
         for loc in self.ordered_locations(image['locations']):
-            store = self._store_of(loc)
+            store = self.registry.store_of(loc)
             try:
                 chunks, size = self.registry.get(loc['url'], store=store,
                                                  offset=offset, length=length)
@@ -163,19 +163,13 @@ class ImageService:
 
         def key(item):
             index, loc = item
-            store = self._store_of(loc)
+            store = self.registry.store_of(loc)
             if store is None:
                 return (2, 0, index)
             if store == default:
                 return (0, 0, index)
             return (1, -self.registry[store].group.weight, index)
         return [loc for _, loc in sorted(enumerate(locations), key=key)]
-
-    def _store_of(self, loc):
-        name = (loc.get('metadata') or {}).get('store')
-        if name in self.registry:
-            return name
-        return self.registry.resolve(loc['url'])
 
     # -- delete and restore ------------------------------------------------
 

@@ -198,6 +198,15 @@ class StoreRegistry:
         """Name of the store that owns *url*, or ``None``."""
         return self.index.lookup(url)
 
+    def store_of(self, location):
+        """Name of the store holding *location* (a ``{'url', 'metadata'}``
+        dict): the one its metadata names if enabled, else the one owning
+        its URL, else None."""
+        name = (location.get('metadata') or {}).get('store')
+        if name in self._stores:
+            return name
+        return self.index.lookup(location.get('url'))
+
     def backfill(self, locations):
         """Fill ``metadata['store']`` in place where missing or stale.
 
@@ -206,13 +215,9 @@ class StoreRegistry:
         """
         changed = 0
         for loc in locations:
-            metadata = loc.get('metadata')
-            if metadata is None:
-                metadata = {}
-            if metadata.get('store') in self._stores:
-                continue
-            name = self.index.lookup(loc.get('url'))
-            if name is None:
+            metadata = loc.get('metadata') or {}
+            name = self.store_of(loc)
+            if name is None or name == metadata.get('store'):
                 continue
             metadata['store'] = name
             loc['metadata'] = metadata

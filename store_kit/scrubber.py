@@ -103,7 +103,7 @@ class Scrubber:
         """Delete the data of one claimed location; True when done."""
         url = loc['url']
         try:
-            self.registry.delete(url, store=self._store_of(loc))
+            self.registry.delete(url, store=self.registry.store_of(loc))
         except exceptions.NotFound:
             LOG.info('scrubber: %s was already gone', loc_mod.redact(url))
         except Exception as exc:  # noqa: BLE001 -- recorded, retried later
@@ -118,12 +118,6 @@ class Scrubber:
                         self.owner, loc['id'])
             return False
         return True
-
-    def _store_of(self, loc):
-        """The store to delete from: the one the metadata names, if enabled;
-        else the one that owns the URL (the registry raises if none does)."""
-        name = (loc.get('metadata') or {}).get('store')
-        return name if name in self.registry else None
 
     def _backoff(self, attempts):
         return int(min(self.max_retry_seconds,
