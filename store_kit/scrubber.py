@@ -127,18 +127,6 @@ class Scrubber:
         """Bring a pending_delete image back to active (see Catalog)."""
         return self.db.image_restore(ctx, image_id)
 
-    def run_forever(self, wakeup_time, stop=None, report=None):
-        """Run a pass every *wakeup_time* seconds until ``stop()`` is true."""
-        while stop is None or not stop():
-            count = self.run_once()
-            if report is not None:
-                report(count)
-            end = time.monotonic() + wakeup_time
-            while time.monotonic() < end:
-                if stop is not None and stop():
-                    return
-                time.sleep(min(1.0, max(0.0, end - time.monotonic())))
-
 
 def _error_line(exc):
     """One line naming the error, with any URL credentials removed."""
