@@ -1,23 +1,19 @@
 """Bulk backfill: write ``metadata['store']`` for every legacy location.
 
-Walks the catalog's live locations in id order (keyset pages: memory stays
-flat however big the catalog), asks the database only for those whose
-``metadata['store']`` names no enabled store, resolves them and writes the
-names with one transaction per batch: one ``UPDATE ... WHERE id IN (...)``
-per store, the JSON edited in SQL.  Interrupting it loses at most the batch
-in flight; a rerun finds only what is still missing (idempotent).
+Walks the catalog's live locations in id order (the catalog's keyset
+pages: memory stays flat however big the catalog), resolves those whose
+``metadata['store']`` names no enabled store and writes the names through
+the catalog's bulk method, one transaction per batch.  Interrupting it
+loses at most the batch in flight; a rerun finds only what is still
+missing (idempotent).
 """
 
 import collections
 import concurrent.futures
 import dataclasses
-import re
-
-import sqlalchemy as sa
 
 from store_kit import exceptions
 from store_kit import location as loc_mod
-from store_kit.catalog import models
 
 
 @dataclasses.dataclass
@@ -56,14 +52,6 @@ def origin(url):
     return parsed.scheme, parsed.netloc
 
 
-def count_live_locations(db):
-    """How many locations the walk will visit (for a progress total)."""
-    t = models.locations
-    with db.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).where(
-            t.c.status != 'deleted')).scalar()
-
-
 def resolve_batch(registry, missing, report):
     """``[(location_id, store)]`` for ``[(location_id, url)]``; counts the
     unresolved ones in *report*."""
@@ -83,68 +71,6 @@ def resolve_batch(registry, missing, report):
     return updates
 
 
-#: SQL reading metadata['store'] as text, per dialect.
-_STORE_EXPR = {
-    'sqlite': "json_extract(meta_data, '$.store')",
-    'postgresql': "(meta_data ->> 'store')",
-    'mysql': "JSON_UNQUOTE(JSON_EXTRACT(meta_data, '$.store'))",
-}
-#: SQL setting metadata['store'] to :store, keeping the other keys.
-_SET_STORE = {
-    'sqlite': "json_set(coalesce(meta_data, '{}'), '$.store', :store)",
-    'postgresql': "jsonb_set(coalesce(meta_data, CAST('{}' AS jsonb)), '{store}', "
-                  "to_jsonb(CAST(:store AS text)))",
-    'mysql': "JSON_SET(coalesce(meta_data, '{}'), '$.store', :store)",
-}
-_IN_CHUNK = 5000
-_SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
-
-
-def _dialect(db):
-    return 'mysql' if db.dialect == 'mariadb' else db.dialect
-
-
-def iter_missing(db, enabled, batch_size):
-    """Yield ``(scanned, [(id, url), ...])`` per page of live locations, the
-    list holding those whose metadata names no store in *enabled*.  Keyset
-    pages by id, one short read each."""
-    store = _STORE_EXPR[_dialect(db)]
-    sql = ('SELECT id, url, %s FROM locations WHERE id > %%d '
-           "AND status != 'deleted' ORDER BY id LIMIT %d" % (store, int(batch_size)))
-    last = 0
-    while True:
-        with db.engine.connect() as conn:
-            rows = conn.exec_driver_sql(sql % last).cursor.fetchall()
-        if not rows:
-            return
-        last = rows[-1][0]
-        yield len(rows), [(r[0], r[1]) for r in rows if r[2] not in enabled]
-
-
-def write_batch(db, updates):
-    """Write ``[(id, store)]`` in one transaction, one UPDATE per store.
-
-    Ids are integers from the database and store names match the registry's
-    name pattern, so both are safe to render into the statement (which also
-    spares the per-parameter cost of huge IN lists)."""
-    by_store = collections.defaultdict(list)
-    for loc_id, name in updates:
-        by_store[name].append(int(loc_id))
-    set_store = _SET_STORE[_dialect(db)]
-    with db.engine.begin() as conn:
-        for name, ids in by_store.items():
-            if not _SAFE_NAME.match(name):
-                raise exceptions.Invalid('bad store name %r' % (name,))
-            ids.sort()
-            for i in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[i:i + _IN_CHUNK]
-                # The BETWEEN lets every planner walk the primary key.
-                conn.exec_driver_sql(
-                    'UPDATE locations SET meta_data = %s WHERE id BETWEEN %d AND %d '
-                    'AND id IN (%s)' % (set_store.replace(':store', "'%s'" % name),
-                                        chunk[0], chunk[-1], ','.join(map(str, chunk))))
-
-
 def run(db, registry, batch_size=10000, dry_run=False, progress=None,
         writers=None):
     """Backfill the whole catalog; returns a :class:`BackfillReport`.
@@ -162,7 +88,10 @@ def run(db, registry, batch_size=10000, dry_run=False, progress=None,
     report = BackfillReport()
     enabled = frozenset(registry.names())
     with _Writer(db, writers) as writer:
-        for scanned, missing in iter_missing(db, enabled, batch_size):
+        for page in db.scan_locations(batch_size):
+            scanned = len(page)
+            missing = [(loc_id, url) for loc_id, url, store in page
+                       if store not in enabled]
             report.scanned += scanned
             report.already += scanned - len(missing)
             updates = resolve_batch(registry, missing, report)
@@ -174,7 +103,7 @@ def run(db, registry, batch_size=10000, dry_run=False, progress=None,
 
 
 class _Writer:
-    """Runs :func:`write_batch` inline (one writer) or on a few threads,
+    """Runs ``db.set_location_stores`` inline (one writer) or on a few threads,
     with at most two batches per thread in flight so memory stays flat."""
 
     def __init__(self, db, writers):
@@ -187,11 +116,11 @@ class _Writer:
 
     def submit(self, updates):
         if self.pool is None:
-            write_batch(self.db, updates)
+            self.db.set_location_stores(updates)
             return
         while len(self.pending) >= self.limit:
             self.pending.popleft().result()
-        self.pending.append(self.pool.submit(write_batch, self.db, updates))
+        self.pending.append(self.pool.submit(self.db.set_location_stores, updates))
 
     def __enter__(self):
         return self

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from store_kit import exceptions
 from store_kit.catalog import filters as filtering
 from store_kit.catalog import models, schema, visibility
+from store_kit.catalog.bulk import BulkMixin
 from store_kit.catalog.dependencies import DependenciesMixin
 from store_kit.catalog.engine import make_engine, run_in_transaction
 from store_kit.catalog.locations import LocationsMixin
@@ -30,7 +31,8 @@ members = models.members
 CHILDREN = ('properties', 'tags', 'locations')
 
 
-class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMixin):
+class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMixin,
+              BulkMixin):
     """The image catalog on one database.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://``,

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from store_kit import exceptions
 from store_kit.catalog import models
+from store_kit.catalog.bulk import SET_STORE_SQL
 from store_kit.catalog.rows import check_keys, location_dict, utcnow
 
 locations = models.locations
@@ -27,17 +28,6 @@ TRANSITIONS = {
     'active': {'active', 'pending_delete', 'deleted'},
     'pending_delete': {'pending_delete', 'deleted', 'active'},
     'deleted': set(),
-}
-
-#: Per-dialect SQL writing metadata['store'] without reading the row first.
-_SET_STORE_SQL = {
-    'sqlite': "UPDATE locations SET meta_data = json_set(coalesce(meta_data, '{}'), "
-              "'$.store', :store) WHERE id = :id",
-    'mysql': "UPDATE locations SET meta_data = JSON_SET(coalesce(meta_data, '{}'), "
-             "'$.store', :store) WHERE id = :id",
-    'postgresql': "UPDATE locations SET meta_data = jsonb_set(coalesce(meta_data, "
-                  "CAST('{}' AS jsonb)), '{store}', to_jsonb(CAST(:store AS text))) "
-                  "WHERE id = :id",
 }
 
 
@@ -304,39 +294,10 @@ class LocationsMixin:
 
     # -- backfill of metadata['store'] ---------------------------------------
 
-    def iter_legacy_locations(self, batch_size=1000, after_id=None):
-        """Yield lists of ``{'id', 'url', 'metadata'}`` of non-deleted locations.
-
-        Keyset by id, one short transaction per batch: memory stays flat and
-        the table is not held locked.
-        """
-        last = after_id
-        while True:
-            query = sa.select(locations.c.id, locations.c.url, locations.c.meta_data).where(
-                locations.c.status != 'deleted').order_by(locations.c.id).limit(batch_size)
-            if last is not None:
-                query = query.where(locations.c.id > last)
-            rows = self._run(lambda conn: conn.execute(query).all(), what='location scan')
-            if not rows:
-                return
-            yield [{'id': r.id, 'url': r.url, 'metadata': dict(r.meta_data or {})}
-                   for r in rows]
-            last = rows[-1].id
-
     def _write_store_names(self, conn, updates):
-        sql = sa.text(_SET_STORE_SQL['mysql' if self.dialect == 'mariadb' else self.dialect])
+        sql = sa.text('UPDATE locations SET meta_data = %s WHERE id = :id'
+                      % SET_STORE_SQL[self._sql_dialect])
         conn.execute(sql, [{'id': loc_id, 'store': name} for loc_id, name in updates])
-
-    def backfill_batch(self, updates):
-        """Write ``metadata['store']`` for ``[(location_id, store_name), ...]``.
-
-        One transaction, one executemany; returns the number of updates.
-        """
-        updates = list(updates)
-        if updates:
-            self._run(lambda conn: self._write_store_names(conn, updates), write=True,
-                      what='backfill batch')
-        return len(updates)
 
     def _backfill_on_read(self, conn, hydrated_images):
         """Fill missing or stale metadata['store'] of the returned locations."""

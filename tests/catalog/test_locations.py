@@ -233,21 +233,34 @@ def test_locations_written_with_a_resolver_name_their_store(db, p1):
         'fast', 'cold', None]
 
 
-def test_bulk_backfill_batches(db, p1):
+def test_bulk_scan_and_store_names(db, p1):
     for n in range(7):
         db.image_create(p1, {'locations': [{'url': 'file:///fast/%d' % n,
                                             'metadata': {'keep': n}}]})
     gone = db.image_create(p1, {'locations': [{'url': 'file:///fast/gone'}]})
     db.image_destroy(p1, gone['id'])
-    batches = list(db.iter_legacy_locations(batch_size=3))
+    assert db.count_live_locations() == 7
+    batches = list(db.scan_locations(batch_size=3))
     assert [len(b) for b in batches] == [3, 3, 1]
     rows = [row for batch in batches for row in batch]
-    assert db.backfill_batch([(row['id'], 'fast') for row in rows]) == 7
-    after = [row for batch in db.iter_legacy_locations(batch_size=100) for row in batch]
-    assert [row['metadata'] for row in after] == [{'keep': n, 'store': 'fast'} for n in range(7)]
-    tail = list(db.iter_legacy_locations(batch_size=100, after_id=rows[4]['id']))
-    assert [row['id'] for row in tail[0]] == [rows[5]['id'], rows[6]['id']]
+    assert [store for _, _, store in rows] == [None] * 7
+    assert db.set_location_stores([(loc_id, 'fast') for loc_id, _, _ in rows]) == 7
+    after = [row for batch in db.scan_locations(batch_size=100) for row in batch]
+    assert [store for _, _, store in after] == ['fast'] * 7
+    image = db.image_get(p1, db.image_get_all(p1, limit=1, sort_key='created_at',
+                                              sort_dir='asc')[0]['id'])
+    assert image['locations'][0]['metadata'] == {'keep': 0, 'store': 'fast'}
+    tail = list(db.scan_locations(batch_size=100, after_id=rows[4][0]))
+    assert [row[0] for row in tail[0]] == [rows[5][0], rows[6][0]]
     assert count_rows(db, 'locations', status='deleted') == 1
+
+
+def test_bulk_store_names_refuse_unsafe_names(db, p1):
+    image = db.image_create(p1, {'locations': [{'url': 'file:///fast/1'}]})
+    loc_id = image['locations'][0]['id']
+    with pytest.raises(exceptions.Invalid, match='bad store name'):
+        db.set_location_stores([(loc_id, "x'; DROP TABLE images; --")])
+    assert db.image_get(p1, image['id'])['locations'][0]['metadata'] == {}
 
 
 def test_leased_location_cannot_be_reactivated(db, p1):

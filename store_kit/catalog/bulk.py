@@ -1,0 +1,97 @@
+"""Bulk reads and writes of the locations table, for whole-catalog jobs.
+
+Operations that visit every location (backfill, check) page through it by
+id with :meth:`BulkMixin.scan_locations` (keyset pages, one short read each:
+memory stays flat and nothing is held locked) and write in batches with
+:meth:`BulkMixin.set_location_stores` (one transaction, one ``UPDATE`` per
+store, the JSON edited in SQL without reading the rows back).
+"""
+
+import collections
+import re
+
+import sqlalchemy as sa
+
+from store_kit import exceptions
+from store_kit.catalog import models
+
+locations = models.locations
+
+#: SQL reading metadata['store'] as text, per dialect.
+_STORE_EXPR = {
+    'sqlite': "json_extract(meta_data, '$.store')",
+    'postgresql': "(meta_data ->> 'store')",
+    'mysql': "JSON_UNQUOTE(JSON_EXTRACT(meta_data, '$.store'))",
+}
+#: SQL setting metadata['store'] to :store, keeping the other keys.
+SET_STORE_SQL = {
+    'sqlite': "json_set(coalesce(meta_data, '{}'), '$.store', :store)",
+    'postgresql': "jsonb_set(coalesce(meta_data, CAST('{}' AS jsonb)), '{store}', "
+                  "to_jsonb(CAST(:store AS text)))",
+    'mysql': "JSON_SET(coalesce(meta_data, '{}'), '$.store', :store)",
+}
+_IN_CHUNK = 5000
+_SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+
+
+class BulkMixin:
+    """Whole-table location methods of :class:`store_kit.catalog.Catalog`."""
+
+    @property
+    def _sql_dialect(self):
+        return 'mysql' if self.dialect == 'mariadb' else self.dialect
+
+    def count_live_locations(self):
+        """How many non-deleted locations there are (a progress total)."""
+        return self._run(lambda conn: conn.execute(sa.select(sa.func.count()).where(
+            locations.c.status != 'deleted')).scalar(), what='location count')
+
+    def scan_locations(self, batch_size=10000, after_id=0):
+        """Yield lists of ``(id, url, store)`` of non-deleted locations.
+
+        ``store`` is ``metadata['store']`` or None.  Keyset pages by id
+        after *after_id*, one short read each.
+        """
+        if batch_size < 1:
+            raise exceptions.Invalid('batch size must be >= 1, got %r' % (batch_size,))
+        sql = ('SELECT id, url, %s FROM locations WHERE id > %%d '
+               "AND status != 'deleted' ORDER BY id LIMIT %d"
+               % (_STORE_EXPR[self._sql_dialect], int(batch_size)))
+        last = int(after_id or 0)
+        while True:
+            rows = self._run(lambda conn: conn.exec_driver_sql(sql % last).cursor.fetchall(),
+                             what='location scan')
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [tuple(r) for r in rows]
+
+    def set_location_stores(self, updates):
+        """Write ``metadata['store']`` for ``[(location_id, store), ...]``.
+
+        One transaction, one ``UPDATE`` per store.  Ids are integers and
+        store names match the registry's name pattern (checked), so both
+        are rendered into the statement, which spares the per-parameter
+        cost of huge IN lists.  Returns the number of updates.
+        """
+        by_store = collections.defaultdict(list)
+        for loc_id, name in updates:
+            if not isinstance(name, str) or not _SAFE_NAME.match(name):
+                raise exceptions.Invalid('bad store name %r' % (name,))
+            by_store[name].append(int(loc_id))
+        if not by_store:
+            return 0
+        set_store = SET_STORE_SQL[self._sql_dialect]
+
+        def fn(conn):
+            for name, ids in by_store.items():
+                ids.sort()
+                for i in range(0, len(ids), _IN_CHUNK):
+                    chunk = ids[i:i + _IN_CHUNK]
+                    # The BETWEEN lets every planner walk the primary key.
+                    conn.exec_driver_sql(
+                        'UPDATE locations SET meta_data = %s WHERE id BETWEEN %d AND %d '
+                        'AND id IN (%s)' % (set_store.replace(':store', "'%s'" % name),
+                                            chunk[0], chunk[-1], ','.join(map(str, chunk))))
+        self._run(fn, write=True, what='location store names')
+        return sum(len(ids) for ids in by_store.values())
