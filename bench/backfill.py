@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from store_kit.catalog import Catalog, models  # noqa: E402
 from store_kit.context import RequestContext  # noqa: E402
+from store_kit.location import url_key  # noqa: E402
 from tests.catalog import databases  # noqa: E402
 from tests.helpers import make_registry  # noqa: E402
 
@@ -66,7 +67,8 @@ def populate(url, root, n_locations):
                         url_ = 'http://legacy-%d.example/images/%s' % (k % 3, image_id)
                     else:
                         url_ = 'file://%s/s%d/%s-%d' % (root, k % STORES, image_id, j)
-                    locs.append({'image_id': image_id, 'url': url_, 'meta_data': {},
+                    locs.append({'image_id': image_id, 'url': url_, 'url_key': url_key(url_),
+                                 'meta_data': {},
                                  'status': 'active', 'attempts': 0,
                                  'created_at': now, 'updated_at': now})
             conn.execute(models.images.insert(), images)

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from store_kit.catalog import Catalog, filters as filtering, models, visibility  # noqa: E402
 from store_kit.context import RequestContext  # noqa: E402
+from store_kit.location import url_key  # noqa: E402
 
 SERVERS = {
     'postgresql': 'postgresql+psycopg://postgres@127.0.0.1:5432/%s',
@@ -107,7 +108,8 @@ def build(db, n_images, chain_len, seed=1):
                     tags.append({'image_id': iid, 'value': tag, 'created_at': ts,
                                  'updated_at': ts, 'deleted': False})
                 for store in ('fast', 'cold'):
-                    locs.append({'image_id': iid, 'url': 'file:///%s/%s' % (store, iid),
+                    url_ = 'file:///%s/%s' % (store, iid)
+                    locs.append({'image_id': iid, 'url': url_, 'url_key': url_key(url_),
                                  'meta_data': {'store': store}, 'status': 'active',
                                  'created_at': ts, 'updated_at': ts, 'attempts': 0})
                 if vis == 'shared':

@@ -412,6 +412,12 @@ class Store:
                    ', '.join(self.url_prefixes)))
         return self.location_class.from_url(url, self.name)
 
+    def aliases(self, url):
+        """Every spelling under which this store reaches the data of *url*
+        (*url* included): two locations whose URLs share an alias share
+        their data.  One spelling unless a driver says otherwise."""
+        return [url]
+
     def __repr__(self):
         return '<%s %s %s>' % (type(self).__name__, self.name,
                                ' '.join(self.url_prefixes))

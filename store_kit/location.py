@@ -7,6 +7,7 @@ legacy URLs) but never take part in matching.  See ``doc/resolution.md``.
 """
 
 import dataclasses
+import hashlib
 import re
 
 from store_kit import exceptions
@@ -235,6 +236,32 @@ def _split_port(hostport, url):
                                      % (portstr, redact(url)))
     port = int(portstr)
     return host, (None if port in DEFAULT_PORTS else port)
+
+
+def normal_form(url):
+    """The resolver's normal form of *url*: ``family://host[:port]/segments``.
+
+    Two URLs with the same normal form name the same data (credentials,
+    query, fragment, default ports, case of scheme and host and the
+    spelling of the path do not matter).  Returns None for a URL whose
+    ``..`` climbs above the root; raises :class:`BadStoreUri` for
+    something that is not a location URL.
+    """
+    parsed = parse(url)
+    if parsed.segments is None:
+        return None
+    return '%s://%s/%s' % (parsed.family, parsed.netloc, '/'.join(parsed.segments))
+
+
+def url_key(url):
+    """A fixed-length key (64 hex digits) of :func:`normal_form` of *url*,
+    for indexing; URLs that do not parse are keyed by their raw text."""
+    try:
+        form = normal_form(url)
+    except exceptions.BadStoreUri:
+        form = None
+    text = form if form is not None else 'raw:%s' % (url,)
+    return hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()
 
 
 def redact(url):

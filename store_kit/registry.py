@@ -207,6 +207,14 @@ class StoreRegistry:
             return name
         return self.index.lookup(location.get('url'))
 
+    def equivalent_keys(self, url):
+        """:func:`location.url_key` of every spelling of *url* that reaches
+        the same data through the store owning it (symlinked datadirs), so
+        "is this data referenced elsewhere" finds every spelling."""
+        name = self.index.lookup(url)
+        urls = self._stores[name].aliases(url) if name is not None else [url]
+        return sorted({location.url_key(u) for u in urls})
+
     def backfill(self, locations):
         """Fill ``metadata['store']`` in place where missing or stale.
 

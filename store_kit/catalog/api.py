@@ -226,7 +226,7 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
 
         def fn(conn):
             conn.execute(images.insert().values(row))
-            self._write_children(conn, row['id'], children, purge_props=False, now=now)
+            self._write_children(conn, ctx, row['id'], children, purge_props=False, now=now)
             return self._hydrate(conn, [conn.execute(
                 sa.select(images).where(images.c.id == row['id'])).mappings().one()])[0]
         return self._run(fn, write=True, what='image %s' % row['id'])
@@ -256,18 +256,18 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
             now = utcnow()
             conn.execute(images.update().where(images.c.id == image['id'])
                          .values({'updated_at': now, **cols}))
-            self._write_children(conn, image['id'], children, purge_props, now)
+            self._write_children(conn, ctx, image['id'], children, purge_props, now)
             return self._load(conn, ctx, image['id'])
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
-    def _write_children(self, conn, image_id, children, purge_props, now):
+    def _write_children(self, conn, ctx, image_id, children, purge_props, now):
         if 'properties' in children or purge_props:
             self._set_properties(conn, image_id, children.get('properties') or {},
                                  purge_props, now)
         if 'tags' in children:
             self._set_tags(conn, image_id, children['tags'] or [], now)
         if 'locations' in children:
-            self._replace_locations(conn, image_id, children['locations'] or [], now)
+            self._replace_locations(conn, ctx, image_id, children['locations'] or [], now)
 
     def image_destroy(self, ctx, image_id, delayed=False):
         """Soft-delete an image with its properties, tags and members.

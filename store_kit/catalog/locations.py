@@ -17,6 +17,7 @@ import datetime
 import sqlalchemy as sa
 
 from store_kit import exceptions
+from store_kit import location as loc_mod
 from store_kit.catalog import models
 from store_kit.catalog.bulk import SET_STORE_SQL
 from store_kit.catalog.rows import check_keys, location_dict, utcnow
@@ -53,7 +54,8 @@ def _location_values(image_id, location, now):
     if status not in ('active', 'pending_delete'):
         raise exceptions.Invalid('image %s: a new location is active or pending_delete, '
                                  'not %r' % (image_id, status))
-    return {'image_id': image_id, 'url': url, 'meta_data': metadata, 'status': status,
+    return {'image_id': image_id, 'url': url, 'url_key': loc_mod.url_key(url),
+            'meta_data': metadata, 'status': status,
             'delete_time': now if status == 'pending_delete' else None,
             'created_at': now, 'updated_at': now, 'attempts': 0}
 
@@ -71,8 +73,29 @@ class LocationsMixin:
 
     # -- transaction-internal helpers -------------------------------------
 
-    def _insert_location(self, conn, image_id, location, now):
+    def _equivalent_keys(self, url):
+        """Keys of every spelling of *url* (the resolver knows aliases)."""
+        keys = getattr(self.resolver, 'equivalent_keys', None)
+        return keys(url) if keys is not None else [loc_mod.url_key(url)]
+
+    def _check_not_shared(self, conn, ctx, image_id, url):
+        """Forbidden when a non-admin attaches data another image references:
+        data is shared between images only on purpose (by an admin)."""
+        if ctx is None or ctx.is_admin:
+            return
+        others = conn.execute(sa.select(locations.c.image_id).where(
+            locations.c.url_key.in_(self._equivalent_keys(url)),
+            locations.c.status != 'deleted', locations.c.image_id != image_id)
+            .distinct().order_by(locations.c.image_id).limit(5)).scalars().all()
+        if others:
+            raise exceptions.Forbidden(
+                'image %s: project %s may not attach this location: its data is already '
+                'referenced by image%s %s' % (image_id, ctx.owner,
+                                              's' if len(others) > 1 else '', ', '.join(others)))
+
+    def _insert_location(self, conn, ctx, image_id, location, now):
         values = _location_values(image_id, location, now)
+        self._check_not_shared(conn, ctx, image_id, values['url'])
         if self.resolver is not None:       # record the store as we write
             metadata = values['meta_data']
             if metadata.get('store') not in set(self.resolver.names()):
@@ -83,7 +106,7 @@ class LocationsMixin:
         return {'id': new_id, 'url': values['url'], 'metadata': values['meta_data'],
                 'status': values['status']}
 
-    def _change_location(self, conn, image_id, location_id, now, status=None, **values):
+    def _change_location(self, conn, ctx, image_id, location_id, now, status=None, **values):
         row = conn.execute(sa.select(locations).where(
             locations.c.id == location_id, locations.c.image_id == image_id)
             .with_for_update()).first()
@@ -92,6 +115,12 @@ class LocationsMixin:
                                               % (image_id, location_id))
         if values.get('delete_time', 0) is None:
             del values['delete_time']
+        if 'url' in values:
+            if not isinstance(values['url'], str) or not values['url']:
+                raise exceptions.Invalid('image %s: location without a url' % (image_id,))
+            if values['url'] != row.url:
+                self._check_not_shared(conn, ctx, image_id, values['url'])
+            values['url_key'] = loc_mod.url_key(values['url'])
         status = row.status if status is None else status
         check_transition(location_id, row.status, status)
         if status == 'active' and row.status == 'pending_delete' and \
@@ -116,7 +145,7 @@ class LocationsMixin:
         conn.execute(locations.update().where(locations.c.image_id == image_id,
                                               locations.c.status == 'active').values(values))
 
-    def _replace_locations(self, conn, image_id, wanted, now):
+    def _replace_locations(self, conn, ctx, image_id, wanted, now):
         """Make ``wanted`` the image's active locations (image_update's ``locations``).
 
         Entries with an ``id`` update that location, others match an active
@@ -130,7 +159,7 @@ class LocationsMixin:
             loc = dict(loc)
             loc_id = loc.pop('id', None) or by_url.get(loc.get('url'))
             if loc_id is None:
-                self._insert_location(conn, image_id, loc, now)
+                self._insert_location(conn, ctx, image_id, loc, now)
                 continue
             check_keys('location', loc, {'url', 'metadata', 'status'})
             changes = {}
@@ -138,7 +167,7 @@ class LocationsMixin:
                 changes['meta_data'] = loc['metadata'] or {}
             if 'url' in loc:
                 changes['url'] = loc['url']
-            self._change_location(conn, image_id, loc_id, now, loc.get('status'), **changes)
+            self._change_location(conn, ctx, image_id, loc_id, now, loc.get('status'), **changes)
             kept.add(loc_id)
         gone = [i for i in current if i not in kept]
         if gone:
@@ -152,7 +181,7 @@ class LocationsMixin:
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
             now = utcnow()
-            loc = self._insert_location(conn, image['id'], dict(location), now)
+            loc = self._insert_location(conn, ctx, image['id'], dict(location), now)
             conn.execute(images.update().where(images.c.id == image['id'])
                          .values(updated_at=now))
             return loc
@@ -173,7 +202,7 @@ class LocationsMixin:
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
-            return self._change_location(conn, image['id'], loc_id, utcnow(),
+            return self._change_location(conn, ctx, image['id'], loc_id, utcnow(),
                                          location.get('status'), **changes)
         return self._run(fn, write=True, what='location %s of image %s' % (loc_id, image_id))
 
@@ -185,7 +214,7 @@ class LocationsMixin:
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
-            self._change_location(conn, image['id'], location_id, utcnow(), status,
+            self._change_location(conn, ctx, image['id'], location_id, utcnow(), status,
                                   delete_time=delete_time)
         return self._run(fn, write=True,
                          what='location %s of image %s' % (location_id, image_id))
@@ -206,6 +235,35 @@ class LocationsMixin:
             query = query.where(images.c.id != image_id)
         return self._run(lambda conn: int(conn.execute(query).scalar()),
                          what='storage usage of %s' % (owner,))
+
+    # -- who references what (for deletes and checks) ----------------------
+
+    def location_references(self, url_keys, exclude_ids=()):
+        """Non-deleted locations whose URL has one of ``url_keys``
+        (see :func:`store_kit.location.url_key`), but those in
+        ``exclude_ids``: ``[{'id', 'image_id', 'status'}]``.  Data may be
+        deleted only when this is empty for every spelling of its URL."""
+        keys = sorted(set(url_keys))
+        if not keys:
+            return []
+        query = sa.select(locations.c.id, locations.c.image_id, locations.c.status).where(
+            locations.c.url_key.in_(keys), locations.c.status != 'deleted')
+        if exclude_ids:
+            query = query.where(locations.c.id.notin_(list(exclude_ids)))
+        return self._run(lambda conn: [dict(r._mapping) for r in conn.execute(
+            query.order_by(locations.c.id))], what='location references')
+
+    def referenced_keys(self, url_keys):
+        """The subset of ``url_keys`` some non-deleted location has."""
+        keys = sorted(set(url_keys))
+        found = set()
+        for i in range(0, len(keys), 1000):
+            chunk = keys[i:i + 1000]
+            found.update(self._run(lambda conn: conn.execute(
+                sa.select(locations.c.url_key).where(
+                    locations.c.url_key.in_(chunk), locations.c.status != 'deleted')
+                .distinct()).scalars().all(), what='location references'))
+        return found
 
     # -- the scrubber's queue ----------------------------------------------
 

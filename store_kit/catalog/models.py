@@ -99,6 +99,8 @@ locations = sa.Table(
     sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
     sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
     sa.Column('url', sa.Text, nullable=False),
+    # store_kit.location.url_key(url): who else references this data
+    sa.Column('url_key', sa.String(64), nullable=False),
     sa.Column('meta_data', Json),
     sa.Column('status', sa.String(30), nullable=False),
     sa.Column('delete_time', Timestamp),
@@ -113,6 +115,7 @@ locations = sa.Table(
     sa.Column('next_attempt_at', Timestamp),
     sa.Index('ix_locations_image_id_status', 'image_id', 'status'),
     sa.Index('ix_locations_status_id', 'status', 'id'),
+    sa.Index('ix_locations_url_key_status', 'url_key', 'status'),
     # room for HOT updates of metadata and lease columns (see the migration)
     postgresql_with={'fillfactor': 80},
 )

@@ -138,6 +138,29 @@ class FileStore(driver.Store):
             raise self.bad_option(option, '%r is not a directory' % path)
         return os.path.realpath(path)
 
+    def aliases(self, url):
+        """*url* under each spelling of its datadir: the configured path
+        and, when that goes through a symlink, the real one."""
+        try:
+            segments = location.parse(url).segments
+        except exceptions.BadStoreUri:
+            return [url]
+        found = [url]
+        if segments is None:
+            return found
+        for (_, path), real in zip(self.datadirs, self.real_datadirs):
+            spellings = [tuple(p.strip('/').split('/')) if p.strip('/') else ()
+                         for p in (path, real)]
+            for head in spellings:
+                if segments[:len(head)] == head and len(segments) > len(head):
+                    tail = '/'.join(segments[len(head):])
+                    for other in (path, real):
+                        alias = 'file://%s/%s' % (other.rstrip('/'), tail)
+                        if alias not in found:
+                            found.append(alias)
+                    break
+        return found
+
     # -- confinement -------------------------------------------------------
 
     def _confined_path(self, loc):

@@ -15,6 +15,7 @@ from store_kit import exceptions
 from store_kit.catalog import Catalog, models
 from store_kit.images import ImageService
 from store_kit.scrubber import Scrubber
+from store_kit.location import url_key
 from tests.catalog.helpers import count_rows
 from tests.ops import scrub_worker
 from tests.ops.conftest import STORES_CONF, files_under
@@ -163,7 +164,8 @@ def make_pending(url, tmp_path):
             if status == 'pending_delete':
                 pending.append(url_)
             loc_rows.append({
-                'image_id': image_id, 'url': url_, 'meta_data': {'store': 'fast'},
+                'image_id': image_id, 'url': url_, 'url_key': url_key(url_),
+                'meta_data': {'store': 'fast'},
                 'status': status, 'attempts': 0, 'created_at': now, 'updated_at': now,
                 'delete_time': now if status == 'pending_delete' else None})
     db = Catalog(url)
