@@ -9,6 +9,7 @@ legacy URLs) but never take part in matching.  See ``doc/resolution.md``.
 import dataclasses
 import hashlib
 import re
+import urllib.parse
 
 from store_kit import exceptions
 
@@ -248,14 +249,24 @@ def normal_form(url):
     something that is not a location URL.
     """
     parsed = parse(url)
-    if parsed.segments is None:
+    segments = parsed.segments
+    if segments is None:
         return None
-    return '%s://%s/%s' % (parsed.family, parsed.netloc, '/'.join(parsed.segments))
+    if parsed.family == 's3' and len(segments) > 1:
+        # an s3 store reads the percent-decoded key: every encoding of one
+        # key is the same object
+        key = urllib.parse.unquote('/'.join(segments[1:]))
+        segments = (segments[0], urllib.parse.quote(key, safe='/'))
+    return '%s://%s/%s' % (parsed.family, parsed.netloc, '/'.join(segments))
 
 
 def url_key(url):
     """A fixed-length key (64 hex digits) of :func:`normal_form` of *url*,
-    for indexing; URLs that do not parse are keyed by their raw text."""
+    for indexing; URLs that do not parse are keyed by their raw text.
+
+    The catalog stores it (``locations.url_key``): a change to what it
+    computes needs a migration that recomputes the column.
+    """
     try:
         form = normal_form(url)
     except exceptions.BadStoreUri:

@@ -20,6 +20,7 @@ from store_kit.catalog.engine import make_engine, run_in_transaction
 from store_kit.catalog.locations import LocationsMixin
 from store_kit.catalog.members import MembersMixin
 from store_kit.catalog.properties import PropertiesTagsMixin
+from store_kit.catalog.repair import RepairMixin
 from store_kit.catalog.rows import (check_keys, image_values, location_dict,
                                     utcnow)
 
@@ -33,7 +34,7 @@ CHILDREN = ('properties', 'tags', 'locations')
 
 
 class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMixin,
-              BulkMixin, LeasesMixin):
+              BulkMixin, LeasesMixin, RepairMixin):
     """The image catalog on one database.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://``,
