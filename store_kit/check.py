@@ -20,10 +20,13 @@ before it is removed: data some location references is never deleted.
 Findings carry redacted URLs only.
 """
 
+import array
+import bisect
 import collections
 import dataclasses
 import datetime
 import logging
+import time
 import urllib.parse
 
 from store_kit import exceptions
@@ -128,8 +131,14 @@ class _Checker:
         self.repair, self.grace = repair, grace
         self.progress = progress or (lambda n: None)
         self.cutoff = utcnow() - datetime.timedelta(seconds=grace)
+        self.cutoff_ts = time.time() - grace
         self.report = CheckReport()
         self._listings = {}
+        #: 64-bit prefixes of the url_keys of every non-deleted location
+        #: (8 bytes each), sorted before the orphan pass
+        self._seen = array.array('Q')
+        self._sorted = False
+        self._retired = set()
 
     def add(self, kind, store, image_id, url, detail, fix=None):
         finding = Finding(kind, store, image_id, None if url is None else loc_mod.redact(url),
@@ -150,15 +159,18 @@ class _Checker:
                      lambda image_id=image['id']: self.db.kill_stale_upload(image_id, self.cutoff))
 
     def locations(self):
+        """Compare active locations with their stores; remember (compactly)
+        every key any non-deleted location references, for the orphan pass."""
         enabled = set(self.registry.names())
         for page in self.db.scan_locations_for_check(_BATCH):
             by_store = collections.defaultdict(list)
-            for loc_id, image_id, url, status, store, size in page:
+            for loc_id, image_id, url, status, store, size, key in page:
+                self._seen.append(_short(key))
                 name = store if store in enabled else self.registry.resolve(url)
                 if name is None:
                     self.report.unresolved[_scheme(url)] += 1
                 elif name in self.names and status == 'active':
-                    by_store[name].append((loc_id, image_id, url, size))
+                    by_store[name].append((loc_id, image_id, url, size, key))
             for name, locs in by_store.items():
                 self._compare(self.registry[name], locs)
                 self.report.locations += len(locs)
@@ -167,12 +179,12 @@ class _Checker:
     def _compare(self, store, locs):
         if store.sizes_from_listing:
             listing = self._listing(store)
-            found = {url: listing.get(loc_mod.url_key(url)) for _, _, url, _ in locs}
+            found = {url: listing.get(loc_mod.url_key(url)) for _, _, url, _, _ in locs}
         else:
-            found = store.sizes([url for _, _, url, _ in locs])
-        for loc_id, image_id, url, want in locs:
+            found = store.sizes([url for _, _, url, _, _ in locs])
+        for loc_id, image_id, url, want, key in locs:
             got = found.get(url)
-            retire = (lambda loc_id=loc_id: self.db.retire_broken_location(loc_id))
+            retire = (lambda loc_id=loc_id, key=key: self._retire(loc_id, key))
             if got is None:
                 self.add('missing_data', store.name, image_id, url,
                          'location %s: no data in store %s' % (loc_id, store.name), retire)
@@ -183,6 +195,12 @@ class _Checker:
                 self.add('size_mismatch', store.name, image_id, url,
                          'location %s: %d bytes in store %s, image size %d'
                          % (loc_id, got, store.name, want), retire)
+
+    def _retire(self, location_id, key):
+        done = self.db.retire_broken_location(location_id)
+        if done:
+            self._retired.add(key)      # its data may now be an orphan
+        return done
 
     def _listing(self, store):
         """``{url_key: size}`` of a store's objects, one listing per run."""
@@ -197,12 +215,15 @@ class _Checker:
     # -- stores -> catalog ---------------------------------------------------
 
     def leftovers(self, store):
+        if self._seen and not self._sorted:
+            self._seen = array.array('Q', sorted(self._seen))
+            self._sorted = True
         try:
             items = store.inventory()
             batch = []
             for item in items:
                 self.report.listed += 1
-                if item.mtime is not None and item.mtime > self.cutoff:
+                if item.mtime is not None and item.mtime > self.cutoff_ts:
                     continue                    # may be an upload in progress
                 if item.kind != 'object':
                     self._leftover(store, item)
@@ -224,11 +245,19 @@ class _Checker:
         self.progress(1)
 
     def _orphans(self, store, items):
+        """Report what no location references.  The scan's key prefixes
+        clear almost everything at once (a prefix collision can only hide an
+        orphan, never report referenced data); the rest is confirmed against
+        the catalog, which also sees locations added since the scan."""
         if not items:
             return
-        keys = {id(item): self.registry.equivalent_keys(item.url) for item in items}
-        referenced = self.db.referenced_keys(k for ks in keys.values() for k in ks)
-        for item in items:
+        keys = {id(item): [loc_mod.url_key(u) for u in store.aliases(item.url)]
+                for item in items}
+        unseen = [item for item in items
+                  if not any(self._seen_key(k) and k not in self._retired
+                             for k in keys[id(item)])]
+        referenced = self.db.referenced_keys(k for item in unseen for k in keys[id(item)])
+        for item in unseen:
             if not referenced.intersection(keys[id(item)]):
                 self.add('orphan_data', store.name, _image_id_of(item), item.url,
                          '%s bytes no location references, last changed %s'
@@ -236,6 +265,11 @@ class _Checker:
                          lambda item=item, keys=keys[id(item)]: self._remove_orphan(
                              store, item, keys))
         self.progress(len(items))
+
+    def _seen_key(self, key):
+        short = _short(key)
+        i = bisect.bisect_left(self._seen, short)
+        return i < len(self._seen) and self._seen[i] == short
 
     def _remove_orphan(self, store, item, keys):
         if self.db.location_references(keys):
@@ -249,6 +283,10 @@ class _Checker:
         return True
 
 
+def _short(key):
+    return int(key[:16], 16)
+
+
 def _image_id_of(item):
     return urllib.parse.unquote(item.url.rstrip('/').rsplit('/', 1)[-1]) or None
 
@@ -256,7 +294,8 @@ def _image_id_of(item):
 def _when(item):
     if item.mtime is None:
         return 'at an unknown time'
-    return item.mtime.isoformat(sep=' ', timespec='seconds') + ' UTC'
+    when = datetime.datetime.fromtimestamp(item.mtime, datetime.timezone.utc)
+    return when.strftime('%Y-%m-%d %H:%M:%S UTC')
 
 
 def _scheme(url):

@@ -14,6 +14,7 @@ import io
 import logging
 import queue
 import threading
+import typing
 
 from oslo_config import cfg
 
@@ -113,15 +114,14 @@ class AddResult:
         return iter(dataclasses.astuple(self))
 
 
-@dataclasses.dataclass(frozen=True)
-class InventoryItem:
+class InventoryItem(typing.NamedTuple):
     """One thing a store holds, as the consistency checker sees it.
 
     ``kind`` is ``'object'`` (image data; ``url`` reads it), ``'tmp'`` (a
     partial file left by a crash) or ``'multipart'`` (an unfinished
     multipart upload); for the last two ``url`` is the image's would-be
-    URL.  ``mtime`` is naive UTC; ``ref`` is what ``remove_leftover``
-    needs to remove exactly this thing.
+    URL.  ``mtime`` is a POSIX timestamp (or None); ``ref`` is what
+    ``remove_leftover`` needs to remove exactly this thing.
     """
 
     kind: str

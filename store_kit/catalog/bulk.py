@@ -97,13 +97,14 @@ class BulkMixin:
         return sum(len(ids) for ids in by_store.values())
 
     def scan_locations_for_check(self, batch_size=10000, after_id=0):
-        """Yield lists of ``(id, image_id, url, status, store, image_size)``
-        of non-deleted locations, keyset by id (what ``store-kit check``
-        compares with the stores)."""
+        """Yield lists of ``(id, image_id, url, status, store, image_size,
+        url_key)`` of non-deleted locations, keyset by id (what ``store-kit
+        check`` compares with the stores)."""
         if batch_size < 1:
             raise exceptions.Invalid('batch size must be >= 1, got %r' % (batch_size,))
         store = _STORE_EXPR[self._sql_dialect].replace('meta_data', 'l.meta_data')
-        sql = ('SELECT l.id, l.image_id, l.url, l.status, %s, i.size FROM locations l '
+        sql = ('SELECT l.id, l.image_id, l.url, l.status, %s, i.size, l.url_key '
+               'FROM locations l '
                'JOIN images i ON i.id = l.image_id WHERE l.id > %%d '
                "AND l.status != 'deleted' ORDER BY l.id LIMIT %d" % (store, int(batch_size)))
         last = int(after_id or 0)

@@ -7,7 +7,6 @@ store's datadirs is refused before any read or unlink.
 """
 
 import contextlib
-import datetime
 import errno
 import fcntl
 import logging
@@ -105,6 +104,9 @@ class FileStore(driver.Store):
             for d in (path, real):
                 if 'file://' + d not in self.url_prefixes:
                     self.url_prefixes.append('file://' + d)
+        #: whether a datadir is reached through a symlink (two spellings)
+        self._symlinked = any(os.path.normpath(path) != real for (_, path), real
+                              in zip(self.datadirs, self.real_datadirs))
         perm = group.filesystem_store_file_perm
         if perm < 0 or any(c not in '01234567' for c in str(perm)) or (
                 int(str(perm), 8) > 0o777):
@@ -142,8 +144,10 @@ class FileStore(driver.Store):
     def aliases(self, url):
         """*url* under each spelling of its datadir: the configured path
         and, when that goes through a symlink, the real one."""
+        if not self._symlinked:
+            return [url]
         try:
-            segments = location.parse(url).segments
+            segments = location.match_key(url)[1]
         except exceptions.BadStoreUri:
             return [url]
         found = [url]
@@ -325,6 +329,8 @@ class FileStore(driver.Store):
         """Every regular file directly in a datadir: image data, or a
         partial ``.<id>.<random>.tmp`` file an interrupted add left."""
         for (_, path), real in zip(self.datadirs, self.real_datadirs):
+            url_head = 'file://' + os.path.join(path, '')
+            real_head = os.path.join(real, '')
             try:
                 entries = os.scandir(real)
             except OSError as exc:
@@ -339,16 +345,13 @@ class FileStore(driver.Store):
                     if not stat.S_ISREG(st.st_mode):
                         continue
                     name = entry.name
-                    mtime = datetime.datetime.fromtimestamp(
-                        st.st_mtime, datetime.timezone.utc).replace(tzinfo=None)
                     tmp = name.startswith('.') and name.endswith('.tmp')
                     image_id = name[1:].rsplit('.', 2)[0] if tmp else name
                     # the URL add() writes (a name that does not round-trip
                     # through a URL is read by no location: an orphan)
-                    url = 'file://' + os.path.join(path, image_id)
-                    yield driver.InventoryItem('tmp' if tmp else 'object', url,
-                                               st.st_size, mtime,
-                                               os.path.join(real, name))
+                    yield driver.InventoryItem('tmp' if tmp else 'object',
+                                               url_head + image_id, st.st_size,
+                                               st.st_mtime, real_head + name)
 
     def sizes(self, urls):
         """One ``lstat`` per URL whose file sits directly in a datadir (the
@@ -357,11 +360,16 @@ class FileStore(driver.Store):
         found = {}
         slow = []
         for url in urls:
-            try:
-                path = location.parse(url).path
-            except exceptions.BadStoreUri:
-                slow.append(url)
-                continue
+            path = location.plain_file_path(url)
+            if path is None:
+                try:
+                    segments = location.match_key(url)[1]
+                except exceptions.BadStoreUri:
+                    segments = None
+                if not segments:
+                    slow.append(url)
+                    continue
+                path = '/' + '/'.join(segments)
             parent, _, name = path.rpartition('/')
             if parent not in dirs or not name or name in ('.', '..'):
                 slow.append(url)

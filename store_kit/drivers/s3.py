@@ -755,14 +755,14 @@ class S3Store(driver.Store):
             for page in pages:
                 for obj in page.get('Contents', ()):
                     yield driver.InventoryItem('object', self._url_for(obj['Key']),
-                                               int(obj['Size']), _naive_utc(obj['LastModified']),
+                                               int(obj['Size']), _timestamp(obj['LastModified']),
                                                obj['Key'])
         with self._errors('list multipart uploads of', bucket):
             pages = self.client.get_paginator('list_multipart_uploads').paginate(Bucket=bucket)
             for page in pages:
                 for up in page.get('Uploads', ()):
                     yield driver.InventoryItem('multipart', self._url_for(up['Key']), None,
-                                               _naive_utc(up['Initiated']),
+                                               _timestamp(up['Initiated']),
                                                (up['Key'], up['UploadId']))
 
     def remove_leftover(self, item):
@@ -813,11 +813,11 @@ def _code(exc):
     return str(exc.response.get('Error', {}).get('Code') or '')
 
 
-def _naive_utc(when):
-    """A datetime from botocore as naive UTC (what the catalog stores)."""
-    if when.tzinfo is not None:
-        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return when
+def _timestamp(when):
+    """A datetime from botocore (UTC when naive) as a POSIX timestamp."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
 
 
 def _empty():
