@@ -108,8 +108,9 @@ def run(db, registry, repair=False, grace=DEFAULT_GRACE, stores=None, progress=N
 
     *stores* limits the check to those store names (locations elsewhere
     and other stores' listings are skipped); *grace* (seconds) protects
-    uploads and copies in progress.  *progress*, if given, is called with
-    the number of locations or listed items just handled.  Returns a
+    uploads and copies in progress.  *progress*, if given, is called as
+    ``progress(n, report)`` after each batch of *n* locations compared, and
+    with ``n = 0`` after each batch of stored items listed.  Returns a
     :class:`CheckReport`.
     """
     if grace is None or grace < 0:
@@ -129,7 +130,7 @@ class _Checker:
     def __init__(self, db, registry, names, repair, grace, progress):
         self.db, self.registry, self.names = db, registry, names
         self.repair, self.grace = repair, grace
-        self.progress = progress or (lambda n: None)
+        self.progress = progress or (lambda n, report: None)
         self.cutoff = utcnow() - datetime.timedelta(seconds=grace)
         self.cutoff_ts = time.time() - grace
         self.report = CheckReport()
@@ -174,7 +175,7 @@ class _Checker:
             for name, locs in by_store.items():
                 self._compare(self.registry[name], locs)
                 self.report.locations += len(locs)
-            self.progress(len(page))
+            self.progress(len(page), self.report)
 
     def _compare(self, store, locs):
         if store.sizes_from_listing:
@@ -242,7 +243,6 @@ class _Checker:
         self.add(_LEFTOVER_KIND[item.kind], store.name, _image_id_of(item), item.url,
                  '%s, last changed %s' % (what, _when(item)),
                  lambda: self._remove(store, item))
-        self.progress(1)
 
     def _orphans(self, store, items):
         """Report what no location references.  The scan's key prefixes
@@ -264,7 +264,7 @@ class _Checker:
                          % (item.size, _when(item)),
                          lambda item=item, keys=keys[id(item)]: self._remove_orphan(
                              store, item, keys))
-        self.progress(len(items))
+        self.progress(0, self.report)
 
     def _seen_key(self, key):
         short = _short(key)

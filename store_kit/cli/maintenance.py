@@ -29,9 +29,13 @@ def cmd_check(env, args):
     import json
     from store_kit import check
     db, registry = env.catalog(), env.registry
-    with progress_bar(db.count_live_locations(), 'check', unit='item') as bar:
+    with progress_bar(db.count_live_locations(), 'check', unit='loc') as bar:
+        def progress(n, report):
+            bar.update(n)
+            bar.set_postfix(listed=report.listed, findings=len(report.findings),
+                            refresh=False)
         report = check.run(db, registry, repair=args.repair, grace=args.grace,
-                           stores=args.store, progress=bar.update)
+                           stores=args.store, progress=progress)
     if args.format == 'json':
         print(json.dumps(report.as_dict(), indent=2, default=str))
     else:
