@@ -528,6 +528,16 @@ class Store:
         """Remove exactly what *item* (from :meth:`inventory`) names."""
         raise NotImplementedError
 
+    def unfinished(self):
+        """The partial writes :meth:`inventory` lists (``tmp`` and
+        ``multipart`` items), listed more cheaply where a driver can."""
+        return (item for item in self.inventory() if item.kind != 'object')
+
+    def find_objects(self, image_id):
+        """``object`` items of the data stored under *image_id*, wherever
+        ``add()`` may have put it (a killed copy's leftover)."""
+        raise NotImplementedError
+
     # -- hooks -------------------------------------------------------------
 
     def _add(self, image_id, reader):

@@ -17,8 +17,8 @@ from store_kit.catalog import models
 
 locations = models.locations
 
-#: SQL reading metadata['store'] as text, per dialect.
-_STORE_EXPR = {
+#: SQL reading metadata['store'] as text, per dialect (column ``meta_data``).
+STORE_EXPR = {
     'sqlite': "json_extract(meta_data, '$.store')",
     'postgresql': "(meta_data ->> 'store')",
     'mysql': "JSON_UNQUOTE(JSON_EXTRACT(meta_data, '$.store'))",
@@ -56,7 +56,7 @@ class BulkMixin:
             raise exceptions.Invalid('batch size must be >= 1, got %r' % (batch_size,))
         sql = ('SELECT id, url, %s FROM locations WHERE id > %%d '
                "AND status != 'deleted' ORDER BY id LIMIT %d"
-               % (_STORE_EXPR[self._sql_dialect], int(batch_size)))
+               % (STORE_EXPR[self._sql_dialect], int(batch_size)))
         last = int(after_id or 0)
         while True:
             rows = self._run(lambda conn: conn.exec_driver_sql(sql % last).cursor.fetchall(),
@@ -102,7 +102,7 @@ class BulkMixin:
         check`` compares with the stores)."""
         if batch_size < 1:
             raise exceptions.Invalid('batch size must be >= 1, got %r' % (batch_size,))
-        store = _STORE_EXPR[self._sql_dialect].replace('meta_data', 'l.meta_data')
+        store = STORE_EXPR[self._sql_dialect].replace('meta_data', 'l.meta_data')
         sql = ('SELECT l.id, l.image_id, l.url, l.status, %s, i.size, l.url_key '
                'FROM locations l '
                'JOIN images i ON i.id = l.image_id WHERE l.id > %%d '

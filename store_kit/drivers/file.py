@@ -328,6 +328,9 @@ class FileStore(driver.Store):
     def inventory(self):
         """Every regular file directly in a datadir: image data, or a
         partial ``.<id>.<random>.tmp`` file an interrupted add left."""
+        return self._scan(lambda name: True)
+
+    def _scan(self, wanted):
         for (_, path), real in zip(self.datadirs, self.real_datadirs):
             url_head = 'file://' + os.path.join(path, '')
             real_head = os.path.join(real, '')
@@ -338,13 +341,15 @@ class FileStore(driver.Store):
                                               % (self.name, path, exc.strerror))
             with entries:
                 for entry in entries:
+                    name = entry.name
+                    if not wanted(name):
+                        continue
                     try:
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue                # removed while we listed
                     if not stat.S_ISREG(st.st_mode):
                         continue
-                    name = entry.name
                     tmp = name.startswith('.') and name.endswith('.tmp')
                     image_id = name[1:].rsplit('.', 2)[0] if tmp else name
                     # the URL add() writes (a name that does not round-trip
@@ -352,6 +357,26 @@ class FileStore(driver.Store):
                     yield driver.InventoryItem('tmp' if tmp else 'object',
                                                url_head + image_id, st.st_size,
                                                st.st_mtime, real_head + name)
+
+    def unfinished(self):
+        """Partial ``.<id>.<random>.tmp`` files (names alone tell them)."""
+        for item in self._scan(lambda name: name.startswith('.') and name.endswith('.tmp')):
+            yield item
+
+    def find_objects(self, image_id):
+        found = []
+        for (_, path), real in zip(self.datadirs, self.real_datadirs):
+            try:
+                st = os.lstat(os.path.join(real, image_id))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise self._os_error('stat', os.path.join(real, image_id), exc)
+            if stat.S_ISREG(st.st_mode):
+                found.append(driver.InventoryItem(
+                    'object', 'file://' + os.path.join(path, image_id), st.st_size,
+                    st.st_mtime, os.path.join(real, image_id)))
+        return found
 
     def sizes(self, urls):
         """One ``lstat`` per URL whose file sits directly in a datadir (the

@@ -757,13 +757,33 @@ class S3Store(driver.Store):
                     yield driver.InventoryItem('object', self._url_for(obj['Key']),
                                                int(obj['Size']), _timestamp(obj['LastModified']),
                                                obj['Key'])
+        yield from self.unfinished()
+
+    def unfinished(self, key=None):
+        """Unfinished multipart uploads (of *key* only, when given)."""
+        bucket = self.bucket
+        kwargs = {} if key is None else {'Prefix': key}
         with self._errors('list multipart uploads of', bucket):
-            pages = self.client.get_paginator('list_multipart_uploads').paginate(Bucket=bucket)
+            pages = self.client.get_paginator('list_multipart_uploads').paginate(
+                Bucket=bucket, **kwargs)
             for page in pages:
                 for up in page.get('Uploads', ()):
-                    yield driver.InventoryItem('multipart', self._url_for(up['Key']), None,
-                                               _timestamp(up['Initiated']),
-                                               (up['Key'], up['UploadId']))
+                    if key is None or up['Key'] == key:
+                        yield driver.InventoryItem(
+                            'multipart', self._url_for(up['Key']), None,
+                            _timestamp(up['Initiated']), (up['Key'], up['UploadId']))
+
+    def find_objects(self, image_id):
+        with self._errors('HEAD', self.bucket, image_id):
+            try:
+                resp = self.client.head_object(Bucket=self.bucket, Key=image_id)
+            except boto_exc.ClientError as exc:
+                if _status(exc) == 404:
+                    return []
+                raise
+        return [driver.InventoryItem('object', self._url_for(image_id),
+                                     int(resp['ContentLength']),
+                                     _timestamp(resp['LastModified']), image_id)]
 
     def remove_leftover(self, item):
         """Delete the listed object, or abort the listed multipart upload."""
