@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-# this file's name would shadow the standard library's copy module
+# the repository instead of bench/ (this file would shadow the stdlib copy module)
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from store_kit.catalog import Catalog, models  # noqa: E402
