@@ -35,23 +35,14 @@ from store_kit.catalog import Catalog, models  # noqa: E402
 from store_kit.location import url_key  # noqa: E402
 from tests.helpers import make_registry  # noqa: E402
 from tests.moto_server import free_port  # noqa: E402
+from tests.ops.conftest import file_and_s3_conf  # noqa: E402
 
 MiB = 1 << 20
-CONF = """
-[DEFAULT]
-enabled_backends = fast:file, cold:s3
-[store_kit]
-default_backend = fast
-[fast]
-filesystem_store_datadir = {root}/fast
-filesystem_store_fsync = false
-[cold]
-s3_store_host = http://127.0.0.1:{port}
-s3_store_access_key = AKIABENCHCOPY0000001
-s3_store_secret_key = bench/copy+secret
-s3_store_bucket = {bucket}
-s3_store_create_bucket_on_put = true
-"""
+
+
+def conf(root, port, bucket):
+    return file_and_s3_conf(root, 'http://127.0.0.1:%d' % port, 'AKIABENCHCOPY0000001',
+                            'bench/copy+secret', bucket=bucket)
 
 
 def sizes_for(n, total, seed=7):
@@ -120,7 +111,7 @@ class _Reader:
 def baseline_child(root, port, bucket, queue):
     from store_kit.context import RequestContext
     from store_kit.images import ImageService
-    registry = make_registry(root, CONF.format(root=root, port=port, bucket=bucket))
+    registry = make_registry(root, conf(root, port, bucket))
     db = Catalog('sqlite:///%s/catalog.db' % root)
     svc = ImageService(db, registry)
     admin = RequestContext(project_id='admin', is_admin=True)
@@ -140,7 +131,7 @@ def baseline_child(root, port, bucket, queue):
 
 def store_kit_child(root, port, bucket, workers, queue):
     from store_kit import copy
-    registry = make_registry(root, CONF.format(root=root, port=port, bucket=bucket))
+    registry = make_registry(root, conf(root, port, bucket))
     db = Catalog('sqlite:///%s/catalog.db' % root)
     t0 = time.perf_counter()
     report = copy.evacuate(db, registry, 'fast', 'cold', workers=workers)
@@ -175,7 +166,7 @@ def main():
                             stderr=subprocess.DEVNULL)
     try:
         time.sleep(2)
-        make_registry(root, CONF.format(root=root, port=port, bucket='unused'))
+        make_registry(root, conf(root, port, 'unused'))
         sizes = sizes_for(args.images, args.total_mib * MiB)
         t0 = time.perf_counter()
         populate(root, sizes)
