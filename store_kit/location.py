@@ -98,19 +98,21 @@ def normalise_segments(path):
 
 
 def _split_netloc(scheme, rest):
-    """Return (userinfo or None, hostport, path) for the part after ``://``."""
-    slash = rest.find('/')
-    if FAMILIES.get(scheme) in _SECRET_NETLOC_FAMILIES and '@' in rest:
-        # Legacy s3 URLs: s3://ACCESS:SECRET@host/bucket/key where SECRET may
-        # hold '/', '+' or ':'.  The host part follows the last '@' that comes
-        # before the first '/' after it.
-        at = _last_credential_at(rest)
+    """Return (userinfo or None, hostport, path) for the part after ``://``.
+
+    s3-family URLs take their userinfo from :func:`credential_at` (legacy
+    secrets may hold '/', '+' and ':'); the others by RFC 3986, from the
+    last '@' before the first '/'.
+    """
+    if '@' in rest and FAMILIES.get(scheme) in _SECRET_NETLOC_FAMILIES:
+        at = credential_at(rest)
         if at >= 0:
             userinfo, rest = rest[:at], rest[at + 1:]
             slash = rest.find('/')
             if slash < 0:
                 return userinfo, rest, ''
             return userinfo, rest[:slash], rest[slash:]
+    slash = rest.find('/')
     if slash < 0:
         hostport, path = rest, ''
     else:
@@ -121,29 +123,42 @@ def _split_netloc(scheme, rest):
     return None, hostport, path
 
 
-def _last_credential_at(rest):
-    """Index of the '@' closing the credentials of a legacy s3 URL, or -1.
+_HOSTPORT_RE = re.compile(
+    r'(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?\Z')
 
-    The credentials are ``access:secret``: the first ':' comes before the
-    closing '@', and what follows that '@' up to the next '/' is a host.
-    We take the last '@' whose prefix contains a ':' so a key holding '@'
-    does not confuse us, as long as the host part has no '@'.
+
+def is_hostport(text):
+    """True when *text* is a syntactically valid ``host[:port]`` (a name of
+    unreserved characters or a bracketed IPv6 literal; port 1-65535)."""
+    m = _HOSTPORT_RE.match(text)
+    return m is not None and (m.group(1) is None or 0 < int(m.group(1)) < 65536)
+
+
+def credential_at(rest):
+    """Index of the '@' that ends the userinfo in *rest* (the part of a URL
+    after ``://``), or -1 when it has none.
+
+    The rule for legacy s3 URLs, whose secrets may hold '/', '+' and ':'
+    (so the first '/' is no boundary): the last '@' such that the user name
+    before it (up to the first ':') holds no '/' and a valid host[:port]
+    follows it (up to the next '/').  If no '@' has a valid host after it,
+    the last one with a '/'-free user name still ends the userinfo: a
+    malformed URL loses too much rather than shows a secret.
     """
     colon = rest.find(':')
-    if colon < 0:
-        return -1
-    slash = rest.find('/', colon)
-    if slash > colon + 1 and rest[colon + 1:slash].isdigit() and (
-            rest.find('@') > slash):
-        return -1                       # host:port/...@... -- no credentials
-    at = rest.find('@', colon)
+    slash = rest.find('/')
+    fallback = -1
+    at = rest.rfind('@')
     while at >= 0:
-        nxt = rest.find('@', at + 1)
-        host_end = rest.find('/', at + 1)
-        if nxt < 0 or (host_end >= 0 and nxt > host_end):
-            return at
-        at = nxt
-    return -1
+        user_end = colon if 0 <= colon < at else at
+        if slash < 0 or slash >= user_end:
+            end = rest.find('/', at + 1)
+            if is_hostport(rest[at + 1:] if end < 0 else rest[at + 1:end]):
+                return at
+            if fallback < 0:
+                fallback = at
+        at = rest.rfind('@', 0, at)
+    return fallback
 
 
 def _components(url):
@@ -212,7 +227,7 @@ def match_key(url):
         port = None
         if family == 'file' and host == 'localhost':
             host = ''
-    elif portstr.isdigit() and 0 < int(portstr) < 65536:
+    elif portstr.isdigit() and portstr.isascii() and 0 < int(portstr) < 65536:
         port = int(portstr)
         if port in DEFAULT_PORTS:
             port = None
@@ -231,7 +246,8 @@ def _split_port(hostport, url):
         host, _, portstr = hostport.partition(':')
     if not portstr:
         return host, None
-    if not portstr.isdigit() or not 0 < int(portstr) < 65536:
+    if not (portstr.isdigit() and portstr.isascii()) or not (
+            0 < int(portstr) < 65536):
         raise exceptions.BadStoreUri('bad port %r in location URL %r'
                                      % (portstr, redact(url)))
     port = int(portstr)
@@ -268,37 +284,68 @@ def redact(url):
     """*url* fit for messages and logs: credentials become ``***`` and a
     query (which may hold a signature) becomes ``?...``.
 
-    Safe on anything: a non-URL comes back unchanged (as a string).
+    Whatever the scheme, the credentials end where :func:`credential_at`
+    says (the s3 rule), so a secret holding '/', ':' or '@' is hidden whole;
+    for an odd URL more than the userinfo may go, never less.  Safe on
+    anything: a non-URL comes back unchanged (as a string).
     """
     url = str(url)
     sep = url.find('://')
     if sep < 0:
         return url
-    scheme = url[:sep].lower()
     rest = url[sep + 3:]
-    if FAMILIES.get(scheme) != 's3':
+    query = ''
+    if FAMILIES.get(url[:sep].lower()) != 's3':
         rest, query, _ = rest.partition('#')[0].partition('?')
         query = '?...' if query else ''
-    else:
-        query = ''
-    try:
-        userinfo, hostport, path = _split_netloc(scheme, rest)
-    except Exception:  # pragma: no cover - defensive, never leak
-        return url[:sep + 3] + '***'
-    if userinfo is None:
+    at = credential_at(rest) if '@' in rest else -1
+    if at < 0:
         return url[:sep + 3] + rest + query
-    return '%s://***@%s%s%s' % (url[:sep], hostport, path, query)
+    return '%s://***@%s%s' % (url[:sep], rest[at + 1:], query)
 
 
-_TEXT_CREDENTIALS_RE = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\'"]*@')
+_TEXT_SCHEME_RE = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://')
+_TEXT_URL_END_RE = re.compile(r'[\s\'"<>]')
 _TEXT_QUERY_RE = re.compile(r'\?[^\s\'")]+')
 
 
 def redact_text(text):
     """*text* (an error message, a log line) with the credentials and query
-    strings of every URL in it replaced, as :func:`redact` does for one."""
-    text = _TEXT_CREDENTIALS_RE.sub(r'\1***@', str(text))
+    strings of every URL in it replaced, as :func:`redact` does for one.
+
+    Each ``scheme://`` starts a URL that runs to the next white space or
+    quote; its credentials end where :func:`credential_at` says, even when
+    they hold another ``scheme://``.
+    """
+    text = str(text)
+    if '://' in text:
+        spans = []
+        for m in _TEXT_SCHEME_RE.finditer(text):
+            start = m.end()
+            stop = _TEXT_URL_END_RE.search(text, start)
+            token = text[start:stop.start() if stop else len(text)]
+            at = credential_at(token) if '@' in token else -1
+            if at >= 0:
+                spans.append((start, start + at))
+        if spans:
+            text = _hide_spans(text, spans)
     return _TEXT_QUERY_RE.sub('?...', text)
+
+
+def _hide_spans(text, spans):
+    """*text* with each (start, end) span (they may overlap) as ``***``."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if end <= pos:
+            continue
+        if start < pos:                 # overlaps the span just hidden
+            start = pos
+        else:
+            out.append(text[pos:start])
+            out.append('***')
+        pos = end
+    out.append(text[pos:])
+    return ''.join(out)
 
 
 def strip_credentials(url):

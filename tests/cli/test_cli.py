@@ -372,3 +372,23 @@ def test_reader_going_away_is_not_an_error(env):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert 'Broken pipe' not in err and 'Traceback' not in err
+
+
+def test_resolve_never_prints_a_secret_read_as_a_host(env, tmp_path):
+    """issue 8: a secret starting with digits then '/' was read as a port."""
+    conf = tmp_path / 's3.conf'
+    conf.write_text('[DEFAULT]\nenabled_backends = imgs:s3\n[store_kit]\n'
+                    'default_backend = imgs\n[imgs]\n'
+                    's3_store_host = http://127.0.0.1:5810\ns3_store_bucket = imgs\n'
+                    's3_store_access_key = AKIANEW\ns3_store_secret_key = new\n')
+    url = ('s3://AKIAIOSFODNN7EXAMPLE:9/alrXUtnFEMISECRETKEY+bPxRfiCY'
+           '@127.0.0.1:5810/imgs/img')
+    for fmt in ('table', 'json'):
+        code, out, err = sk(env, '--config-file', str(conf), '--format', fmt,
+                            'resolve', url)
+        assert code == 0, err
+        assert 'imgs' in out
+        assert 'AKIAIOSFODNN7EXAMPLE' not in out + err
+        assert 'alrXUtnFEMISECRETKEY' not in out + err
+    assert out and json.loads(out) == [
+        {'url': 's3://***@127.0.0.1:5810/imgs/img', 'store': 'imgs'}]

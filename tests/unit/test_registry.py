@@ -219,3 +219,39 @@ def test_broken_driver_names_its_error(tmp_path, monkeypatch):
     monkeypatch.setattr(registry_mod, '_DRIVERS', {})
     err = bad(tmp_path, two_file_stores(tmp_path))
     assert 'failed to load' in str(err) and 'boto9' in str(err)
+
+
+# -- legacy s3 URLs with unusual secrets (issue 8) --------------------------
+
+def s3_stores(tmp_path):
+    stores = [('imgs', 'http://127.0.0.1:5810', 'imgs'),
+              ('pool1', 'https://h', 'pool1'), ('pool10', 'https://h', 'pool10')]
+    text = ['[DEFAULT]', 'enabled_backends = %s'
+            % ', '.join('%s:s3' % s[0] for s in stores),
+            '[store_kit]', 'default_backend = imgs']
+    for name, host, bucket in stores:
+        text += ['[%s]' % name, 's3_store_host = %s' % host,
+                 's3_store_bucket = %s' % bucket,
+                 's3_store_access_key = AKIASTOREKIT', 's3_store_secret_key = sk']
+    return make_registry(tmp_path, '\n'.join(text))
+
+
+SECRET_URL = ('s3://AKIAIOSFODNN7EXAMPLE:9/alrXUtnFEMISECRETKEY+bPxRfiCY'
+              '@127.0.0.1:5810/imgs/img')
+
+
+@pytest.mark.parametrize('url,owner', [
+    (SECRET_URL, 'imgs'),
+    ('s3://h/pool1/x:y@h/pool10/obj', 'pool1'),
+    ('s3://h/pool10/obj', 'pool10'),
+])
+def test_legacy_s3_urls_resolve_to_their_store(tmp_path, url, owner):
+    reg = s3_stores(tmp_path)
+    assert reg.resolve(url) == owner
+    assert reg.resolve(url) == owner           # memoised walk
+    assert reg[owner].owns(url)
+    loc = reg[owner].parse_location(url)
+    assert loc.bucket == owner
+    assert '9/alr' not in repr(loc) and 'SECRETKEY' not in repr(loc)
+    locs = [{'url': url, 'metadata': {}}]
+    assert reg.backfill(locs) == 1 and locs[0]['metadata'] == {'store': owner}
