@@ -280,6 +280,26 @@ def url_key(url):
     return hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()
 
 
+_CONTROL_RE = re.compile('[\x00-\x1f\x7f-\x9f]')
+_SURROGATE_RE = re.compile('[\ud800-\udfff]')
+_UNPRINTABLE_RE = re.compile('[\x00-\x1f\x7f-\x9f\ud800-\udfff]')
+
+
+def has_control(text):
+    """True when *text* holds a C0 or C1 control character (NUL too)."""
+    return _CONTROL_RE.search(text) is not None
+
+
+def printable(text, controls=True):
+    """*text* safe to print and to encode as UTF-8: lone surrogates (from
+    an undecodable file name, say) and, with *controls*, control
+    characters become Python escapes (``\\udcff``, ``\\x00``)."""
+    pattern = _UNPRINTABLE_RE if controls else _SURROGATE_RE
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def redact(url):
     """*url* fit for messages and logs: credentials become ``***`` and a
     query (which may hold a signature) becomes ``?...``.
@@ -289,7 +309,7 @@ def redact(url):
     for an odd URL more than the userinfo may go, never less.  Safe on
     anything: a non-URL comes back unchanged (as a string).
     """
-    url = str(url)
+    url = printable(str(url))
     sep = url.find('://')
     if sep < 0:
         return url
@@ -317,7 +337,7 @@ def redact_text(text):
     quote; its credentials end where :func:`credential_at` says, even when
     they hold another ``scheme://``.
     """
-    text = str(text)
+    text = printable(str(text), controls=False)
     if '://' in text:
         spans = []
         for m in _TEXT_SCHEME_RE.finditer(text):

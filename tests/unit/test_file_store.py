@@ -348,3 +348,75 @@ def test_delete_through_a_symlink_alias_is_refused(store, tmp_path):
             call(alias)
         assert 'symlink' in str(err.value)
     assert b''.join(store.get(res.url)[0]) == b'precious'
+
+
+# -- image ids that could not read back (issue 8, finding 5) ----------------
+
+REFUSED_IDS = ['victim?x=1', 'a#b', '%2e%2e', 'x%2fy', '%41', 'x' * 300,
+               '\x00', 'na\udcffme', 'a\nb', 'tab\there', '\x85', '.', '..',
+               'a/b', '', None, 7, b'bytes']
+
+
+@pytest.mark.parametrize('image_id', REFUSED_IDS)
+def test_ids_that_would_not_read_back_are_refused_before_writing(
+        store, tmp_path, image_id):
+    victim = store.add('victim', [b'VICTIM'])
+    with pytest.raises(exceptions.Invalid) as err:
+        store.add(image_id, [b'X'])
+    assert repr(image_id) in str(err.value)
+    assert files_in(tmp_path / 'data') == ['victim']      # no file, no tmp
+    assert b''.join(store.get(victim.url)[0]) == b'VICTIM'
+
+
+@pytest.mark.parametrize('image_id', [
+    '3f1e0c2a-9b7d-4c1e-8f00-2a6c5e4b7d11', 'a.b', 'a b', '\u00e9', 'a+b',
+    'a@b', 'a:b', '~x', "it's", 'x%2Fy', '\u65e5\u672c'])
+def test_ordinary_ids_round_trip(store, tmp_path, image_id):
+    store.add('victim', [b'VICTIM'])
+    res = store.add(image_id, [b'mine'])
+    assert b''.join(store.get(res.url)[0]) == b'mine'
+    assert store.get_size(res.url) == 4
+    store.delete(res.url)
+    assert files_in(tmp_path / 'data') == ['victim']
+
+
+def test_longest_id_fits_name_max_with_its_temp_name(store, tmp_path):
+    longest = store.max_image_id_bytes
+    assert longest == os.pathconf(str(tmp_path / 'data'), 'PC_NAME_MAX') - 14
+    res = store.add('x' * longest, [b'long'])
+    assert b''.join(store.get(res.url)[0]) == b'long'
+    for too_long in ('y' * (longest + 1), '\u00e9' * (longest // 2 + 1)):
+        with pytest.raises(exceptions.Invalid) as err:
+            store.add(too_long, [b'z'])
+        assert 'UTF-8 bytes' in str(err.value)
+    assert files_in(tmp_path / 'data') == ['x' * longest]
+
+
+# -- data and URLs that are not what they should be -------------------------
+
+@pytest.mark.parametrize('data', [None, 5, 'text', io.StringIO('text')])
+def test_data_that_is_not_bytes_is_invalid_and_leaves_nothing(store, tmp_path,
+                                                              data):
+    with pytest.raises(exceptions.Invalid):
+        store.add('img', data)
+    assert files_in(tmp_path / 'data') == []
+
+
+@pytest.mark.parametrize('url', [
+    'file://{d}/data/na\udcffme', 'file://{d}/data/a\x00b', None, 42,
+    b'file:///x', 'file://{d}/data/' + 'x' * 300])
+def test_odd_location_urls_are_store_kit_errors(store, tmp_path, url):
+    if isinstance(url, str):
+        url = url.format(d=tmp_path)
+    for call in (store.get, store.delete, store.get_size):
+        with pytest.raises((exceptions.BadStoreUri, exceptions.NotFound)) as err:
+            call(url)
+        str(err.value).encode('utf-8')           # printable as it is
+        assert '\x00' not in str(err.value)
+
+
+@pytest.mark.parametrize('offset,length', [(True, None), (0, False)])
+def test_booleans_are_no_offsets(store, offset, length):
+    res = store.add('img', [b'abc'])
+    with pytest.raises(exceptions.Invalid):
+        store.get(res.url, offset=offset, length=length)

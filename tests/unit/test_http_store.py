@@ -517,7 +517,7 @@ def test_timeout_option_is_used(make_store, requests_mock):
 def test_add_and_delete_are_read_only(store, requests_mock):
     with pytest.raises(exceptions.ReadOnlyStore,
                        match="store 'web' \\(http\\) is read-only: cannot "
-                             "add image img1"):
+                             "add image 'img1'"):
         store.add('img1', b'data')
     with pytest.raises(exceptions.ReadOnlyStore,
                        match="cannot delete http://\\*\\*\\*@h/img") as err:
