@@ -162,11 +162,33 @@ class StoreRegistry:
             else:
                 for prefix in store.url_prefixes:
                     self.index.add_prefix(prefix, name)
+        self._check_nesting()
         self.location_map = {
             name: {'store': store,
                    'store_entry': store.driver_name,
                    'location_class': store.location_class}
             for name, store in self._stores.items()}
+
+    def _check_nesting(self):
+        """A store that can delete may not own a proper ancestor of another
+        store's URL prefix: it would read and delete that store's data.
+        (Read-only stores, e.g. http, may nest: reads only delegate.)"""
+        for name, store in self._stores.items():
+            if getattr(store, 'catch_all_families', ()):
+                continue
+            for prefix in store.url_prefixes:
+                for outer, outer_prefix in self.index.owners_above(prefix):
+                    capabilities = getattr(self._stores[outer], 'capabilities',
+                                           driver_mod.Capabilities.NONE)
+                    if outer != name and (
+                            capabilities & driver_mod.Capabilities.DELETE):
+                        raise exceptions.BadStoreConfiguration(
+                            outer, None,
+                            'store %r (URL prefix %s) contains the URL prefix '
+                            '%s of store %r: it would read and delete that '
+                            'store\'s data; give them separate prefixes'
+                            % (outer, outer_prefix, location.redact(prefix),
+                               name))
 
     # -- lookup ------------------------------------------------------------
 

@@ -164,13 +164,12 @@ class FileStore(driver.Store):
             except exceptions.BadStoreUri:
                 pass
         if back != normal:
-            what = '' if path == configured else ' (real path %r)' % (
-                location.printable(path),)
+            what = '' if path == configured else ' (real path %r)' % path
             raise self.bad_option(
                 option, 'datadir %r%s cannot be written in a file:// URL '
                 'that reads back the same path (a URL of it would read %r): '
                 'use a path without "%%", "?", "#" or control characters'
-                % (location.printable(configured), what, back))
+                % (configured, what, back))
 
     def _check_not_nested(self, option):
         """Two datadirs of this store may not contain one another (under

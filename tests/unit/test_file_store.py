@@ -420,3 +420,81 @@ def test_booleans_are_no_offsets(store, offset, length):
     res = store.add('img', [b'abc'])
     with pytest.raises(exceptions.Invalid):
         store.get(res.url, offset=offset, length=length)
+
+
+# -- datadirs (issue 8, findings 9, 10 and 12) -------------------------------
+
+def bad_datadirs(tmp_path, lines):
+    with pytest.raises(exceptions.BadStoreConfiguration) as err:
+        make_registry(tmp_path, """
+            [DEFAULT]
+            enabled_backends = fs:file
+            [store_kit]
+            default_backend = fs
+            [fs]
+            %s
+            """ % '\n'.join(lines))
+    return err.value
+
+
+@pytest.mark.parametrize('name', ['pct%41', 'what?', 'hash#tag', 'x%2fy',
+                                  'nul\x01'])
+def test_datadir_that_cannot_round_trip_is_refused(tmp_path, name):
+    path = '%s/%s' % (tmp_path, name)
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadir = %s' % path])
+    assert (err.section, err.option) == ('fs', 'filesystem_store_datadir')
+    assert repr(path) in str(err)
+    assert not os.path.exists(path)              # refused before mkdir
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadirs = %s/ok:1'
+                                  % tmp_path,
+                                  'filesystem_store_datadirs = %s:2' % path])
+    assert err.option == 'filesystem_store_datadirs'
+
+
+def test_datadir_whose_real_path_cannot_round_trip_is_refused(tmp_path):
+    (tmp_path / 'real%41').mkdir()
+    os.symlink(str(tmp_path / 'real%41'), str(tmp_path / 'link'))
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadir = %s/link'
+                                  % tmp_path])
+    assert '%s/link' % tmp_path in str(err) and 'real%41' in str(err)
+
+
+@pytest.mark.parametrize('root', ['/', '//', '/tmp/..'])
+def test_root_datadir_is_refused(tmp_path, root):
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadir = %s' % root])
+    assert 'root directory' in str(err) and repr(root) in str(err)
+
+
+def test_root_behind_a_symlink_is_refused(tmp_path):
+    os.symlink('/', str(tmp_path / 'everything'))
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadir = %s/everything'
+                                  % tmp_path])
+    assert 'root directory' in str(err)
+
+
+def test_nested_datadirs_of_one_store_are_refused(tmp_path):
+    err = bad_datadirs(tmp_path, [
+        'filesystem_store_datadirs = %s/d1:1' % tmp_path,
+        'filesystem_store_datadirs = %s/d1/sub:2' % tmp_path])
+    assert err.option == 'filesystem_store_datadirs'
+    assert '%s/d1' % tmp_path in str(err) and '%s/d1/sub' % tmp_path in str(err)
+
+
+def test_nested_datadirs_through_a_symlink_are_refused(tmp_path):
+    (tmp_path / 'd1' / 'sub').mkdir(parents=True)
+    os.symlink(str(tmp_path / 'd1' / 'sub'), str(tmp_path / 'link'))
+    err = bad_datadirs(tmp_path, [
+        'filesystem_store_datadirs = %s/link:1' % tmp_path,
+        'filesystem_store_datadirs = %s/d1:2' % tmp_path])
+    assert '%s/d1' % tmp_path in str(err) and '%s/d1/sub' % tmp_path in str(err)
+
+
+def test_sibling_and_unusual_but_safe_datadirs_are_fine(tmp_path):
+    dirs = ['%s/d1:1' % tmp_path, '%s/d10:1' % tmp_path,
+            '%s/sp ace+pl@s \u00e9:1' % tmp_path]
+    store = registry(tmp_path, datadirs=dirs)['fs']
+    for i, (_, path) in enumerate(store.datadirs):
+        url = store._url_for('img', path)
+        assert store.parse_location(url).path == path + '/img'
+    res = store.add('img', [b'ok'])
+    assert b''.join(store.get(res.url)[0]) == b'ok'

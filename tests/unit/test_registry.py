@@ -1,6 +1,7 @@
 """Registry: config validation, the location map, routing and backfill."""
 
 import io
+import os
 
 import pytest
 
@@ -255,3 +256,60 @@ def test_legacy_s3_urls_resolve_to_their_store(tmp_path, url, owner):
     assert '9/alr' not in repr(loc) and 'SECRETKEY' not in repr(loc)
     locs = [{'url': url, 'metadata': {}}]
     assert reg.backfill(locs) == 1 and locs[0]['metadata'] == {'store': owner}
+
+
+# -- nested stores (issue 8, finding 10) -------------------------------------
+
+def file_stores(tmp_path, a, b, order='a:file, b:file'):
+    return """
+        [DEFAULT]
+        enabled_backends = %s
+        [store_kit]
+        default_backend = a
+        [a]
+        filesystem_store_datadir = %s
+        [b]
+        filesystem_store_datadir = %s
+        """ % (order, a, b)
+
+
+@pytest.mark.parametrize('order', ['a:file, b:file', 'b:file, a:file'])
+def test_store_inside_another_store_is_refused(tmp_path, order):
+    err = bad(tmp_path, file_stores(tmp_path, '%s/d1' % tmp_path,
+                                    '%s/d1/sub' % tmp_path, order))
+    assert err.section == 'a'
+    msg = str(err)
+    assert "'a'" in msg and "'b'" in msg
+    assert 'file://%s/d1)' % tmp_path in msg and 'file://%s/d1/sub' % tmp_path in msg
+
+
+def test_store_inside_another_through_a_symlink_is_refused(tmp_path):
+    (tmp_path / 'd1' / 'sub').mkdir(parents=True)
+    os.symlink(str(tmp_path / 'd1' / 'sub'), str(tmp_path / 'link'))
+    err = bad(tmp_path, file_stores(tmp_path, '%s/d1' % tmp_path,
+                                    '%s/link' % tmp_path))
+    assert "'a'" in str(err) and "'b'" in str(err)
+    assert 'file://%s/d1/sub' % tmp_path in str(err)
+
+
+def test_sibling_stores_are_fine(tmp_path):
+    reg = make_registry(tmp_path, file_stores(tmp_path, '%s/d1' % tmp_path,
+                                              '%s/d10' % tmp_path))
+    assert reg.resolve('file://%s/d10/x' % tmp_path) == 'b'
+
+
+def test_http_stores_may_nest(tmp_path):
+    reg = make_registry(tmp_path, """
+        [DEFAULT]
+        enabled_backends = a:file, outer:http, inner:http
+        [store_kit]
+        default_backend = a
+        [a]
+        filesystem_store_datadir = %s/a
+        [outer]
+        http_store_url_prefixes = https://cdn.example.com/pub
+        [inner]
+        http_store_url_prefixes = https://cdn.example.com/pub/mirror
+        """ % tmp_path)
+    assert reg.resolve('https://cdn.example.com/pub/mirror/x') == 'inner'
+    assert reg.resolve('https://cdn.example.com/pub/x') == 'outer'
