@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from store_kit import exceptions
-from tests.helpers import make_registry
+from tests.helpers import make_registry, read_only_mount, small_filesystem
 
 
 def registry(tmp_path, options='', datadirs=None):
@@ -498,3 +498,81 @@ def test_sibling_and_unusual_but_safe_datadirs_are_fine(tmp_path):
         assert store.parse_location(url).path == path + '/img'
     res = store.add('img', [b'ok'])
     assert b''.join(store.get(res.url)[0]) == b'ok'
+
+
+# -- every OSError is a store_kit error (issue 8, finding 11) ----------------
+
+def test_read_only_datadir_is_forbidden_and_leaves_nothing(tmp_path):
+    store = registry(tmp_path)['fs']
+    kept = store.add('kept', [b'old'])
+    with read_only_mount(tmp_path / 'data'):
+        for size in (0, 3):
+            with pytest.raises(exceptions.Forbidden) as err:
+                store.add('img', [b'new'], size)
+            assert "'fs'" in str(err.value) and str(tmp_path / 'data') in str(err.value)
+            assert 'img' in str(err.value)
+        with pytest.raises(exceptions.Forbidden) as err:
+            store.delete(kept.url)
+        assert str(tmp_path / 'data' / 'kept') in str(err.value)
+        assert b''.join(store.get(kept.url)[0]) == b'old'   # reads still work
+        assert files_in(tmp_path / 'data') == ['kept']
+
+
+@pytest.mark.parametrize('direct', ['true', 'false'])
+@pytest.mark.parametrize('declared', [False, True])
+def test_full_filesystem_is_storage_full_and_leaves_nothing(tmp_path, direct,
+                                                            declared):
+    with small_filesystem(tmp_path / 'data', '1m'):
+        store = registry(tmp_path, 'filesystem_store_direct_io = %s'
+                         % direct)['fs']
+        data = os.urandom(3 * (1 << 20))
+        with pytest.raises(exceptions.StorageFull) as err:
+            store.add('img', io.BytesIO(data), len(data) if declared else 0)
+        assert "'fs'" in str(err.value)
+        assert files_in(tmp_path / 'data') == []
+        small = store.add('small', [b'fits'])          # the store still works
+        assert b''.join(store.get(small.url)[0]) == b'fits'
+
+
+def test_vanished_datadir_is_a_backend_error_not_storage_full(tmp_path):
+    import shutil
+    store = registry(tmp_path)['fs']
+    shutil.rmtree(tmp_path / 'data')
+    with pytest.raises(exceptions.BackendError) as err:
+        store.add('img', [b'x'])
+    assert str(tmp_path / 'data') in str(err.value) and "'fs'" in str(err.value)
+
+
+def _eio(*args, **kwargs):
+    raise OSError(errno.EIO, 'Input/output error')
+
+
+def _close_then_eio(fd, _real=os.close):
+    _real(fd)
+    raise OSError(errno.EIO, 'Input/output error')
+
+
+@pytest.mark.parametrize('module,name,fake', [
+    ('tempfile', 'mkstemp', _eio), ('os', 'fsync', _eio),
+    ('os', 'link', _eio), ('os', 'close', _close_then_eio)])
+def test_any_write_oserror_is_a_backend_error_and_leaves_nothing(
+        store, tmp_path, monkeypatch, module, name, fake):
+    import importlib
+    monkeypatch.setattr(importlib.import_module(module), name, fake)
+    with pytest.raises(exceptions.BackendError) as err:
+        store.add('img', [b'x' * 1000])
+    monkeypatch.undo()
+    assert err.value.code == 'EIO' and "'fs'" in str(err.value)
+    assert files_in(tmp_path / 'data') == []
+
+
+def test_read_errors_are_backend_errors(store, monkeypatch):
+    res = store.add('img', [b'x' * 300000])
+    it, _ = store.get(res.url)
+    next(it)
+    monkeypatch.setattr(os, 'lstat', lambda p: (_ for _ in ()).throw(
+        OSError(errno.EIO, 'Input/output error')))
+    with pytest.raises(exceptions.BackendError) as err:
+        store.get_size(res.url)
+    assert err.value.code == 'EIO' and 'img' in str(err.value)
+    it.close()
