@@ -16,6 +16,7 @@ the store's own credentials, whatever the URL holds.
 import concurrent.futures
 import contextlib
 import logging
+import math
 import os
 import re
 import threading
@@ -329,8 +330,9 @@ class S3Store(driver.Store):
 
     def _positive_opt(self, name):
         value = self._opt(name)
-        if not value > 0:
-            raise self.bad_option(name, 'must be > 0, got %r' % (value,))
+        if not (math.isfinite(value) and value > 0):
+            raise self.bad_option(name, 'must be a finite number > 0, got %r'
+                                  % (value,))
         return value
 
     def _int_opt(self, name, low, high):
