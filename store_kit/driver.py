@@ -430,14 +430,14 @@ class Store:
         """Parse *url* into this driver's location class; a URL the store
         does not own is refused, so no store reads or deletes outside its
         own prefixes even when named explicitly.  So is anything but a
-        string that encodes as UTF-8 and holds no NUL."""
+        string that encodes as UTF-8 and holds no control character."""
         if not isinstance(url, str):
             raise exceptions.BadStoreUri('location URL must be a string, got '
                                          '%s' % type(url).__name__)
-        if '\x00' in url or not _is_utf8(url):
+        if loc_mod.has_control(url) or not _is_utf8(url):
             raise exceptions.BadStoreUri(
-                'location %s holds a NUL or a character that is not valid '
-                'Unicode' % loc_mod.redact(url))
+                'location %s holds a control character or one that is not '
+                'valid Unicode' % loc_mod.redact(url))
         if not self.owns(url):
             if self.catch_all_families:
                 raise exceptions.BadStoreUri(

@@ -241,15 +241,19 @@ def _split_port(hostport, url):
     if hostport.startswith('['):           # IPv6 literal
         end = hostport.find(']')
         host, tail = hostport[:end + 1], hostport[end + 1:]
-        portstr = tail[1:] if tail.startswith(':') else ''
+        if end < 0 or (tail and not tail.startswith(':')):
+            raise exceptions.BadStoreUri('bad IPv6 host in location URL %r'
+                                         % redact(url))
+        portstr = tail[1:]
     else:
         host, _, portstr = hostport.partition(':')
     if not portstr:
         return host, None
     if not (portstr.isdigit() and portstr.isascii()) or not (
             0 < int(portstr) < 65536):
-        raise exceptions.BadStoreUri('bad port %r in location URL %r'
-                                     % (portstr, redact(url)))
+        # The port is not echoed: in a malformed URL it may be a secret.
+        raise exceptions.BadStoreUri('bad port in location URL %r'
+                                     % redact(url))
     port = int(portstr)
     return host, (None if port in DEFAULT_PORTS else port)
 
