@@ -4,9 +4,11 @@ import io
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import store_kit
 from store_kit import exceptions
+from store_kit import location
 from tests.helpers import make_registry
 
 
@@ -313,3 +315,57 @@ def test_http_stores_may_nest(tmp_path):
         """ % tmp_path)
     assert reg.resolve('https://cdn.example.com/pub/mirror/x') == 'inner'
     assert reg.resolve('https://cdn.example.com/pub/x') == 'outer'
+
+
+# -- whatever the URL, only store_kit errors leave ----------------------------
+
+URL_PIECES = st.sampled_from(
+    list('abAZ09:/@?#%[]._-~+ \u00e9\x00\n\udcff') +
+    ['://', '%2f', '%ff', '%41', '..', '[::1]', ':99999', ':0', ':\u0663'])
+URL_SCHEMES = st.sampled_from(['s3://', 'S3+HTTP://', 'file://', 'filesystem://',
+                               'http://', 'https://', 'ftp://', '', '://'])
+
+
+@pytest.fixture(scope='module')
+def every_driver(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('every-driver')
+    return make_registry(tmp, """
+        [DEFAULT]
+        enabled_backends = fs:file, c:s3, web:http, cdn:http
+        [store_kit]
+        default_backend = fs
+        [fs]
+        filesystem_store_datadir = %s/data
+        [c]
+        s3_store_host = http://127.0.0.1:1
+        s3_store_bucket = bkt
+        s3_store_access_key = AK
+        s3_store_secret_key = SK
+        [cdn]
+        http_store_url_prefixes = https://cdn.example.com/pub
+        """ % tmp)
+
+
+@settings(max_examples=500, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scheme=URL_SCHEMES, body=st.lists(URL_PIECES, max_size=20).map(''.join))
+def test_any_url_text_gives_store_kit_errors_only(every_driver, scheme, body):
+    url = scheme + body
+    every_driver.resolve(url)
+    every_driver.equivalent_keys(url)
+    location.url_key(url)
+    location.redact(url).encode('utf-8')
+    location.redact_text(url).encode('utf-8')
+    keys = []
+    for parse in (lambda u: location.parse(u).key, location.match_key):
+        try:
+            keys.append(parse(url))
+        except exceptions.StoreKitError:
+            keys.append('refused')
+    assert keys[0] == keys[1]               # the fast path agrees
+    for fn in [location.normal_form, location.strip_credentials] + [
+            s.parse_location for s in every_driver]:
+        try:
+            fn(url)
+        except exceptions.StoreKitError as exc:
+            str(exc).encode('utf-8')
