@@ -253,7 +253,7 @@ class FileStore(driver.Store):
                 best = (key, path)
         if best is None:
             if failed is not None:
-                raise self._os_error(failed[0], 'stat datadir', failed[1],
+                raise self._fs_error(failed[0], 'stat datadir', failed[1],
                                      missing=False)
             raise exceptions.StorageFull(
                 'store %r: no datadir has room for %d bytes'
@@ -279,25 +279,25 @@ class FileStore(driver.Store):
             raise exceptions.Duplicate('image %r already exists in store %r'
                                        % (image_id, self.name))
         what = 'write image %r in' % image_id
-        with self._os_errors(what, datadir):
+        with self._fs_errors(what, datadir):
             fd, tmp = tempfile.mkstemp(dir=datadir, prefix='.%s.' % image_id,
                                        suffix='.tmp')
         try:
             writer = _BlockWriter(fd, reader.block_size, self.direct_io)
             try:
                 for block in reader:        # input errors propagate as-is
-                    with self._os_errors(what, datadir):
+                    with self._fs_errors(what, datadir):
                         writer.write(block)
-                with self._os_errors(what, datadir):
+                with self._fs_errors(what, datadir):
                     if self.file_perm:
                         os.fchmod(fd, self.file_perm)
                     if self.fsync:
                         os.fsync(fd)
             finally:
                 writer.close()
-                with self._os_errors(what, datadir):
+                with self._fs_errors(what, datadir):
                     os.close(fd)
-            with self._os_errors(what, datadir):
+            with self._fs_errors(what, datadir):
                 try:
                     os.link(tmp, final)        # atomic, never overwrites
                 except FileExistsError:
@@ -311,7 +311,7 @@ class FileStore(driver.Store):
         return self._url_for(image_id, datadir)
 
     @contextlib.contextmanager
-    def _os_errors(self, action, path, missing=False):
+    def _fs_errors(self, action, path, missing=False):
         """Turn an OSError of *action* on *path* into a store_kit error
         naming the store and the path: StorageFull (no space or quota),
         Forbidden (permissions, read-only filesystem), NotFound (when
@@ -319,9 +319,10 @@ class FileStore(driver.Store):
         try:
             yield
         except OSError as exc:
-            raise self._os_error(exc, action, path, missing) from exc
+            raise self._fs_error(exc, action, path, missing) from exc
 
-    def _os_error(self, exc, action, path, missing):
+    def _fs_error(self, exc, action, path, missing=False):
+        """The store_kit error for OSError *exc* (see :meth:`_fs_errors`)."""
         code = exc.errno
         msg = 'store %r: cannot %s %s: %s' % (
             self.name, action, location.printable(path),
@@ -346,10 +347,10 @@ class FileStore(driver.Store):
     def _open(self, loc):
         path = self._confined_path(loc)
         # O_NOFOLLOW: a file that became a symlink meanwhile is ELOOP.
-        with self._os_errors('read image file', path, missing=True):
+        with self._fs_errors('read image file', path, missing=True):
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         try:
-            with self._os_errors('read image file', path):
+            with self._fs_errors('read image file', path):
                 mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
                 raise exceptions.BadStoreUri('location %s is not a regular '
@@ -362,7 +363,7 @@ class FileStore(driver.Store):
     def _get(self, loc, offset, length):
         f, path = self._open(loc)
         try:
-            with self._os_errors('read image file', path):
+            with self._fs_errors('read image file', path):
                 total = os.fstat(f.fileno()).st_size
                 size = driver.range_size(total, offset, length)
                 if offset:
@@ -374,19 +375,19 @@ class FileStore(driver.Store):
                                     f.close), size
 
     def _chunks(self, f, size, path):
-        with self._os_errors('read image file', path):
+        with self._fs_errors('read image file', path):
             yield from driver.read_exactly(f.read, size, self.chunk_size,
                                            'file %s' % path)
         f.close()
 
     def _get_size(self, loc):
         path = self._confined_path(loc)
-        with self._os_errors('stat image file', path, missing=True):
+        with self._fs_errors('stat image file', path, missing=True):
             return os.lstat(path).st_size
 
     def _delete(self, loc):
         path = self._confined_path(loc)
-        with self._os_errors('delete image file', path, missing=True):
+        with self._fs_errors('delete image file', path, missing=True):
             os.unlink(path)
 
     def check_reachable(self):
