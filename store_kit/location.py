@@ -123,15 +123,31 @@ def _split_netloc(scheme, rest):
     return None, hostport, path
 
 
-_HOSTPORT_RE = re.compile(
-    r'(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?\Z')
+_HOST_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
+_IPV6_RE = re.compile(r'\[[0-9A-Fa-f:.]+\]\Z')
 
 
 def is_hostport(text):
     """True when *text* is a syntactically valid ``host[:port]`` (a name of
     unreserved characters or a bracketed IPv6 literal; port 1-65535)."""
-    m = _HOSTPORT_RE.match(text)
-    return m is not None and (m.group(1) is None or 0 < int(m.group(1)) < 65536)
+    if text.startswith('['):
+        end = text.find(']') + 1
+        host, port = text[:end], text[end:]
+        if port:
+            if port[0] != ':':
+                return False
+            port = port[1:]
+            if not port:
+                return False
+        if not _IPV6_RE.match(host):
+            return False
+    else:
+        host, colon, port = text.partition(':')
+        # strip() with the allowed characters leaves nothing of a good name
+        if not host or host.strip(_HOST_CHARS) or (colon and not port):
+            return False
+    return not port or (port.isdigit() and port.isascii() and len(port) <= 5
+                        and 0 < int(port) < 65536)
 
 
 def credential_at(rest):
@@ -150,14 +166,17 @@ def credential_at(rest):
     fallback = -1
     at = rest.rfind('@')
     while at >= 0:
+        earlier = rest.rfind('@', 0, at)
         user_end = colon if 0 <= colon < at else at
         if slash < 0 or slash >= user_end:
+            if fallback < 0 and earlier < 0:
+                return at       # the only candidate: it wins either way
             end = rest.find('/', at + 1)
             if is_hostport(rest[at + 1:] if end < 0 else rest[at + 1:end]):
                 return at
             if fallback < 0:
                 fallback = at
-        at = rest.rfind('@', 0, at)
+        at = earlier
     return fallback
 
 
