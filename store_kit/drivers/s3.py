@@ -17,6 +17,7 @@ import concurrent.futures
 import contextlib
 import datetime
 import logging
+import math
 import os
 import re
 import threading
@@ -229,8 +230,15 @@ class S3Location(location.StoreLocation):
                 's3 location %s needs a bucket and a key'
                 % location.redact(self.url))
         self.bucket = parsed.segments[0]
-        # add() percent-encodes the key; glance's keys are plain UUIDs.
-        self.key = urllib.parse.unquote('/'.join(parsed.segments[1:]))
+        # add() percent-encodes the key; glance's keys are plain UUIDs.  An
+        # escape that is not UTF-8 designates no key (not U+FFFD's).
+        try:
+            self.key = urllib.parse.unquote('/'.join(parsed.segments[1:]),
+                                            errors='strict')
+        except UnicodeDecodeError:
+            raise exceptions.BadStoreUri(
+                's3 location %s: the key is not UTF-8 once percent-decoded'
+                % location.redact(self.url)) from None
 
     @property
     def url(self):
@@ -323,8 +331,9 @@ class S3Store(driver.Store):
 
     def _positive_opt(self, name):
         value = self._opt(name)
-        if not value > 0:
-            raise self.bad_option(name, 'must be > 0, got %r' % (value,))
+        if not (math.isfinite(value) and value > 0):
+            raise self.bad_option(name, 'must be a finite number > 0, got %r'
+                                  % (value,))
         return value
 
     def _int_opt(self, name, low, high):
@@ -434,6 +443,16 @@ class S3Store(driver.Store):
 
     # -- locations -------------------------------------------------------------
 
+    #: S3's limit on object keys.
+    max_image_id_bytes = 1024
+
+    def _url_for(self, image_id):
+        return 's3://%s/%s/%s' % (self._netloc(), self.bucket,
+                                  urllib.parse.quote(image_id, safe=''))
+
+    def _image_id_of(self, loc):
+        return loc.key if loc.bucket == self.bucket else None
+
     # -- write -----------------------------------------------------------------
 
     def write_block_size(self, size):
@@ -469,8 +488,7 @@ class S3Store(driver.Store):
             self._put_multipart(bucket, key, reader)
         LOG.debug('store %s: added %s (%d bytes)', self.name,
                   self._where(bucket, key), reader.size)
-        return 's3://%s/%s/%s' % (self._netloc(), bucket,
-                                  urllib.parse.quote(key, safe=''))
+        return self._url_for(image_id)
 
     def _ensure_bucket(self):
         """Make sure the bucket exists (checked once per store), creating it
