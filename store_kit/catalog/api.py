@@ -94,7 +94,8 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         if for_update:
             query = query.with_for_update()
         row = conn.execute(query).mappings().first()
-        if row is not None:
+        # exact, whatever the engine's collation: the row found is this id
+        if row is not None and row['id'] == str(image_id):
             image = dict(row)
             hidden = image['deleted'] and (live or not (force_show_deleted or ctx.is_admin))
             if not hidden and visibility.is_visible(ctx, image, self._member_lookup(conn)):

@@ -86,6 +86,7 @@ class DependenciesMixin:
                 if target_id in have:
                     continue
                 target = self._image_row(conn, ctx, target_id, live=True)
+                target_id = target['id']            # the stored spelling
                 if target['owner'] != source['owner'] and target['visibility'] != 'public':
                     raise exceptions.Forbidden(
                         'image %s cannot depend on image %s: it belongs to another owner '
