@@ -134,13 +134,16 @@ class ImageService:
         :class:`ChecksumMismatch` at the end when the data does not match
         the recorded size, checksum or multihash.
         """
-        image = self.db.image_get(ctx, image_id)
+        # the real URLs (credentials, signed queries) to read with; the
+        # caller only ever sees the image's own, redacted, view of them
+        image, real = self.db.read_locations(ctx, image_id)
         if image['status'] != 'active' and not (
                 image['status'] == 'deactivated' and ctx.is_admin):
             raise exceptions.Conflict('image %s is %s: no data to download'
                                       % (image_id, image['status']))
+        shown = {loc['id']: loc for loc in image['locations']}
         errors = []
-        for loc in self.ordered_locations(image['locations']):
+        for loc in self.ordered_locations(real):
             store = self.registry.store_of(loc)
             try:
                 chunks, size = self.registry.get(loc['url'], store=store,
@@ -151,7 +154,8 @@ class ImageService:
                 errors.append('location %s: %s' % (loc['id'], exc))
                 continue
             whole = not offset and length is None
-            return _Download(chunks, size, image if whole else None, loc, store)
+            return _Download(chunks, size, image if whole else None,
+                             shown[loc['id']], store)
         raise exceptions.NotFound('image %s has no readable location%s'
                                   % (image_id, ('; ' + '; '.join(errors))
                                      if errors else ''))
@@ -216,8 +220,8 @@ class ImageService:
         if store is None:
             raise exceptions.BadStoreUri('no enabled store owns location %s'
                                          % loc_mod.redact(url))
-        image = self.db.image_get(ctx, image_id)
-        if any(loc['url'] == url for loc in image['locations']):
+        image, real = self.db.read_locations(ctx, image_id)
+        if any(loc['url'] == url for loc in real):
             raise exceptions.Duplicate('image %s already has location %s'
                                        % (image_id, loc_mod.redact(url)))
         size = self.registry.get_size(url, store=store)
@@ -286,7 +290,7 @@ class _Download:
     def __init__(self, chunks, size, image, loc, store):
         self._chunks = chunks
         self.size = size
-        self.location = loc
+        self.location = loc     # as the caller may see it (redacted)
         self.store = store
         self._image = image
         self._seen = 0

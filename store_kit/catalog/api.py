@@ -19,7 +19,7 @@ from store_kit.catalog.engine import make_engine, run_in_transaction
 from store_kit.catalog.locations import LocationsMixin
 from store_kit.catalog.members import MembersMixin
 from store_kit.catalog.properties import PropertiesTagsMixin
-from store_kit.catalog.rows import (check_keys, image_values, location_dict,
+from store_kit.catalog.rows import (check_keys, for_caller, image_values, location_dict,
                                     utcnow)
 
 images = models.images
@@ -143,11 +143,38 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
     def _load(self, conn, ctx, image_id, **kwargs):
         return self._hydrate(conn, [self._image_row(conn, ctx, image_id, **kwargs)])[0]
 
+    def _shown(self, conn, ctx, image_id, **kwargs):
+        """The image as ``ctx`` may see it: location secrets redacted
+        unless ``ctx`` is an admin."""
+        image = self._load(conn, ctx, image_id, **kwargs)
+        for_caller(ctx, [image])
+        return image
+
     def image_get(self, ctx, image_id, force_show_deleted=False):
-        """One image, or ImageNotFound (missing and invisible look the same)."""
-        return self._run(lambda conn: self._load(conn, ctx, image_id,
-                                                 force_show_deleted=force_show_deleted),
+        """One image, or ImageNotFound (missing and invisible look the same).
+
+        Location URLs keep their credentials and query strings for admins
+        only (the same holds for every method that returns locations).
+        """
+        return self._run(lambda conn: self._shown(conn, ctx, image_id,
+                                                  force_show_deleted=force_show_deleted),
                          what='image %s' % (image_id,))
+
+    def read_locations(self, ctx, image_id):
+        """``(image, locations)`` for reading data on ``ctx``'s behalf.
+
+        ``image`` is what :meth:`image_get` returns to ``ctx``; ``locations``
+        are its active locations (same ids, same order) with their real
+        URLs, credentials included. Use them to read the data
+        (:class:`~store_kit.images.ImageService` does); never return them to
+        a non-admin caller.
+        """
+        def fn(conn):
+            image = self._load(conn, ctx, image_id)
+            real = [dict(loc, metadata=dict(loc['metadata'])) for loc in image['locations']]
+            for_caller(ctx, [image])
+            return image, real
+        return self._run(fn, what='image %s' % (image_id,))
 
     def image_get_all(self, ctx, filters=None, marker=None, limit=None, sort_key=None,
                       sort_dir=None, member_status='accepted', is_public=None,
@@ -195,7 +222,9 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
                 rows += conn.execute(query).mappings().all()
                 if limit is not None and len(rows) >= limit:
                     break
-            return self._hydrate(conn, rows, with_tags=return_tag)
+            found = self._hydrate(conn, rows, with_tags=return_tag)
+            for_caller(ctx, found)
+            return found
         return self._run(fn, what='image list')
 
     def is_image_visible(self, ctx, image, status=None):
@@ -228,8 +257,10 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         def fn(conn):
             conn.execute(images.insert().values(row))
             self._write_children(conn, ctx, row['id'], children, purge_props=False, now=now)
-            return self._hydrate(conn, [conn.execute(
+            image = self._hydrate(conn, [conn.execute(
                 sa.select(images).where(images.c.id == row['id'])).mappings().one()])[0]
+            for_caller(ctx, [image])
+            return image
         return self._run(fn, write=True, what='image %s' % row['id'])
 
     def image_update(self, ctx, image_id, values, purge_props=False, from_state=None):
@@ -258,7 +289,7 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
             conn.execute(images.update().where(images.c.id == image['id'])
                          .values({'updated_at': now, **cols}))
             self._write_children(conn, ctx, image['id'], children, purge_props, now)
-            return self._load(conn, ctx, image['id'])
+            return self._shown(conn, ctx, image['id'])
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
     def _write_children(self, conn, ctx, image_id, children, purge_props, now):
@@ -298,7 +329,7 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
                 conn.execute(table.update().where(
                     table.c.image_id == image['id'], table.c.deleted == sa.false())
                     .values(deleted=True, deleted_at=now, updated_at=now))
-            return self._load(conn, ctx, image['id'], force_show_deleted=True)
+            return self._shown(conn, ctx, image['id'], force_show_deleted=True)
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
     def image_restore(self, ctx, image_id):
@@ -336,7 +367,7 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
                         .values(deleted=False, deleted_at=None, updated_at=now))
             conn.execute(images.update().where(images.c.id == image['id']).values(
                 status='active', deleted=False, deleted_at=None, updated_at=now))
-            return self._load(conn, ctx, image['id'])
+            return self._shown(conn, ctx, image['id'])
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
     def _mutable_image(self, conn, ctx, image_id):

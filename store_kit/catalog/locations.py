@@ -20,7 +20,8 @@ from store_kit import exceptions
 from store_kit import location as loc_mod
 from store_kit.catalog import models
 from store_kit.catalog.bulk import SET_STORE_SQL
-from store_kit.catalog.rows import check_keys, location_dict, utcnow
+from store_kit.catalog.rows import (check_keys, for_caller, location_dict, looks_redacted,
+                                    utcnow)
 
 locations = models.locations
 images = models.images
@@ -47,6 +48,7 @@ def _location_values(image_id, location, now):
     url = location.get('url')
     if not isinstance(url, str) or not url:
         raise exceptions.Invalid('image %s: location without a url' % (image_id,))
+    _refuse_redacted(image_id, url)
     metadata = location.get('metadata') or {}
     if not isinstance(metadata, dict):
         raise exceptions.Invalid('image %s: location metadata must be a dict' % (image_id,))
@@ -58,6 +60,13 @@ def _location_values(image_id, location, now):
             'meta_data': metadata, 'status': status,
             'delete_time': now if status == 'pending_delete' else None,
             'created_at': now, 'updated_at': now, 'attempts': 0}
+
+
+def _refuse_redacted(image_id, url):
+    if looks_redacted(url):
+        raise exceptions.Invalid(
+            'image %s: location %s is a redacted URL; it names no location of this image '
+            'and cannot be stored' % (image_id, loc_mod.redact(url)))
 
 
 def _cutoff(older_than, now):
@@ -118,9 +127,12 @@ class LocationsMixin:
         if 'url' in values:
             if not isinstance(values['url'], str) or not values['url']:
                 raise exceptions.Invalid('image %s: location without a url' % (image_id,))
-            if values['url'] != row.url:
+            if values['url'] in (row.url, loc_mod.redact(row.url)):
+                del values['url']           # unchanged, as read (maybe redacted)
+            else:
+                _refuse_redacted(image_id, values['url'])
                 self._check_not_shared(conn, ctx, image_id, values['url'])
-            values['url_key'] = loc_mod.url_key(values['url'])
+                values['url_key'] = loc_mod.url_key(values['url'])
         status = row.status if status is None else status
         check_transition(location_id, row.status, status)
         if status == 'active' and row.status == 'pending_delete' and \
@@ -149,15 +161,29 @@ class LocationsMixin:
         """Make ``wanted`` the image's active locations (image_update's ``locations``).
 
         Entries with an ``id`` update that location, others match an active
-        location by url or are added; active locations not named become deleted.
+        location by url (its real or its redacted form, as a non-admin read
+        it) or are added; active locations not named become deleted.
         """
         current = {r.id: r for r in conn.execute(sa.select(locations).where(
-            locations.c.image_id == image_id, locations.c.status == 'active'))}
+            locations.c.image_id == image_id, locations.c.status == 'active')
+            .order_by(locations.c.id))}
         by_url = {r.url: r.id for r in current.values()}
+        by_redacted = {}
+        for r in current.values():
+            by_redacted.setdefault(loc_mod.redact(r.url), []).append(r.id)
+        named = {loc.get('id') for loc in wanted if isinstance(loc, dict)}
         kept = set()
         for loc in wanted:
             loc = dict(loc)
-            loc_id = loc.pop('id', None) or by_url.get(loc.get('url'))
+            loc_id = loc.pop('id', None)
+            url = loc.get('url')
+            if loc_id is None and isinstance(url, str):
+                loc_id = by_url.get(url)
+                if loc_id is None:
+                    # locations whose URLs differ only in their secrets
+                    # redact alike: take them in order
+                    loc_id = next((i for i in by_redacted.get(url, ())
+                                   if i not in kept and i not in named), None)
             if loc_id is None:
                 self._insert_location(conn, ctx, image_id, loc, now)
                 continue
@@ -184,6 +210,7 @@ class LocationsMixin:
             loc = self._insert_location(conn, ctx, image['id'], dict(location), now)
             conn.execute(images.update().where(images.c.id == image['id'])
                          .values(updated_at=now))
+            for_caller(ctx, locations=[loc])
             return loc
         return self._run(fn, write=True, what='location of image %s' % (image_id,))
 
@@ -202,8 +229,10 @@ class LocationsMixin:
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
-            return self._change_location(conn, ctx, image['id'], loc_id, utcnow(),
-                                         location.get('status'), **changes)
+            loc = self._change_location(conn, ctx, image['id'], loc_id, utcnow(),
+                                        location.get('status'), **changes)
+            for_caller(ctx, locations=[loc])
+            return loc
         return self._run(fn, write=True, what='location %s of image %s' % (loc_id, image_id))
 
     def image_location_delete(self, ctx, image_id, location_id, status, delete_time=None):

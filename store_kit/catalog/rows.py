@@ -5,6 +5,7 @@ import datetime
 import sqlalchemy as sa
 
 from store_kit import exceptions
+from store_kit import location as loc_mod
 from store_kit.catalog import models
 
 _INT_COLUMNS = ('size', 'virtual_size', 'min_disk', 'min_ram')
@@ -66,9 +67,32 @@ def _check_string(key, value):
 
 
 def location_dict(row):
-    """The caller's view of a location row."""
+    """A location row as a dict (the real URL: see :func:`for_caller`)."""
     return {'id': row.id, 'url': row.url, 'metadata': dict(row.meta_data or {}),
             'status': row.status}
+
+
+def reveals_secrets(ctx):
+    """Whether ``ctx`` may see the secrets in location URLs: admins only."""
+    return ctx is not None and ctx.is_admin
+
+
+def for_caller(ctx, images=(), locations=()):
+    """Redact (in place) the location URLs of ``images`` and ``locations``
+    unless ``ctx`` is an admin: credentials and query strings are secrets."""
+    if reveals_secrets(ctx):
+        return
+    for image in images:
+        for loc in image.get('locations', ()):
+            loc['url'] = loc_mod.redact(loc['url'])
+    for loc in locations:
+        loc['url'] = loc_mod.redact(loc['url'])
+
+
+def looks_redacted(url):
+    """True for a URL in :func:`store_kit.location.redact`'s output form
+    (``***`` credentials or a ``?...`` query): never stored as a new URL."""
+    return '://***@' in url or url.endswith('?...')
 
 
 def member_dict(row):
