@@ -12,6 +12,7 @@ location ever points at deleted data and no bytes are orphaned.
 """
 
 import hashlib
+import io
 import logging
 
 from store_kit import exceptions
@@ -60,6 +61,10 @@ class ImageService:
         managed = sorted(set(values) & set(_MANAGED))
         if managed:
             raise exceptions.Invalid('upload sets %s itself' % ', '.join(managed))
+        _check_data(data, size)
+        if store is not None and not isinstance(store, str):
+            raise exceptions.Invalid('store must be a store name, not %s'
+                                     % _kind(store))
         target = self.registry.default if store is None else self.registry[store]
         image = self.db.image_create(ctx, dict(values, status='queued'))
         image_id = image['id']
@@ -263,6 +268,33 @@ class ImageService:
         if not self.delayed_delete:
             self._scrub_now(image_id)
         return self.db.image_get(ctx, image_id)
+
+
+def _check_data(data, size):
+    """Invalid, before anything is created, unless *data* is bytes, a binary
+    file object or an iterable (of bytes: checked as it is read) and *size*
+    a byte count."""
+    if isinstance(size, bool) or not isinstance(size, int) or \
+            not 0 <= size < 2 ** 63:
+        raise exceptions.Invalid('image size must be a number of bytes, not %s'
+                                 % (_kind(size),))
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return
+    if isinstance(data, io.TextIOBase):
+        raise exceptions.Invalid('image data must be a binary file, not a '
+                                 'text file')
+    if callable(getattr(data, 'read', None)):
+        return
+    if isinstance(data, (str, dict)) or not hasattr(data, '__iter__'):
+        raise exceptions.Invalid('image data must be bytes, a binary file or '
+                                 'an iterable of bytes, not %s' % _kind(data))
+
+
+def _kind(value):
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            value.bit_length() <= 64:
+        return repr(value)
+    return 'a %s' % type(value).__name__
 
 
 def _limited(data, room, image):

@@ -12,15 +12,15 @@ import sqlalchemy as sa
 
 from store_kit import exceptions
 from store_kit.catalog import filters as filtering
-from store_kit.catalog import models, schema, visibility
+from store_kit.catalog import models, schema, values as checks, visibility
 from store_kit.catalog.bulk import BulkMixin
 from store_kit.catalog.dependencies import DependenciesMixin
 from store_kit.catalog.engine import make_engine, run_in_transaction
-from store_kit.catalog.locations import LocationsMixin
+from store_kit.catalog.locations import LocationsMixin, location_entries
 from store_kit.catalog.members import MembersMixin
-from store_kit.catalog.properties import PropertiesTagsMixin
-from store_kit.catalog.rows import (check_keys, for_caller, image_values, location_dict,
-                                    utcnow)
+from store_kit.catalog.properties import PropertiesTagsMixin, property_items, tag_values
+from store_kit.catalog.rows import (check_keys, choice, for_caller, image_values,
+                                    location_dict, utcnow)
 
 images = models.images
 properties = models.properties
@@ -156,6 +156,8 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         Location URLs keep their credentials and query strings for admins
         only (the same holds for every method that returns locations).
         """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
         return self._run(lambda conn: self._shown(conn, ctx, image_id,
                                                   force_show_deleted=force_show_deleted),
                          what='image %s' % (image_id,))
@@ -169,6 +171,9 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         (:class:`~store_kit.images.ImageService` does); never return them to
         a non-admin caller.
         """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
         def fn(conn):
             image = self._load(conn, ctx, image_id)
             real = [dict(loc, metadata=dict(loc['metadata'])) for loc in image['locations']]
@@ -180,18 +185,18 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
                       sort_dir=None, member_status='accepted', is_public=None,
                       admin_as_user=False, return_tag=False):
         """A page of images visible to ``ctx``; see doc/catalog.md for filters."""
-        filters = dict(filters or {})
+        checks.caller(ctx)
+        filters = checks.mapping('filters', filters, nullable=True)
         wanted = filters.pop('visibility', None)
-        if wanted is not None and wanted not in visibility.LIST_VISIBILITIES:
-            raise exceptions.Invalid('unknown visibility %r' % (wanted,))
-        if member_status not in models.MEMBER_STATUSES + ('all',):
-            raise exceptions.Invalid('unknown member_status %r' % (member_status,))
+        if wanted is not None:
+            choice('visibility filter', wanted, visibility.LIST_VISIBILITIES)
+        choice('member_status', member_status, models.MEMBER_STATUSES + ('all',))
         if limit is not None:
-            limit = filtering.parse_int('limit', limit)
-            if limit < 0:
-                raise exceptions.Invalid('limit %r is negative' % (limit,))
+            limit = filtering.parse_int('limit', limit, low=0)
+        if marker is not None:
+            marker = checks.image_id(marker, 'marker')
         spec = filtering.sort_spec(sort_key, sort_dir)
-        filtering.filter_clauses(filters)          # validate before any I/O
+        filters = filtering.checked(filters)       # validate before any I/O
         clauses = []
         deleted = filtering.deleted_clause(filters)
         if deleted is not None:
@@ -229,6 +234,11 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
 
     def is_image_visible(self, ctx, image, status=None):
         """Whether ``ctx`` may see ``image`` (a dict with id, owner, visibility)."""
+        checks.caller(ctx)
+        image = checks.mapping('image', image)
+        checks.image_id(image.get('id'))
+        if status is not None:
+            choice('member status', status, models.MEMBER_STATUSES)
         return self._run(lambda conn: visibility.is_visible(
             ctx, image, self._member_lookup(conn), mode='get', member_status=status))
 
@@ -240,10 +250,11 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
 
     def image_create(self, ctx, values):
         """Create an image (with properties, tags and locations); returns it."""
-        values = dict(values)
+        checks.caller(ctx)
+        values = checks.mapping('image values', values)
         check_keys('image', values, set(images.c.keys()) - {'deleted', 'deleted_at'},
                    CHILDREN)
-        children = {k: values.pop(k) for k in CHILDREN if k in values}
+        children = _children({k: values.pop(k) for k in CHILDREN if k in values})
         now = utcnow()
         row = image_values(values, create=True)
         row.setdefault('id', str(uuid.uuid4()))
@@ -269,12 +280,16 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         ``from_state`` makes it a compare-and-set on status (Conflict if the
         image is in another status). ``purge_props`` drops properties not given.
         """
-        values = dict(values)
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        values = checks.mapping('image values', values)
         check_keys('image', values,
                    set(images.c.keys()) - {'id', 'created_at', 'deleted', 'deleted_at'},
                    CHILDREN)
-        children = {k: values.pop(k) for k in CHILDREN if k in values}
+        children = _children({k: values.pop(k) for k in CHILDREN if k in values})
         cols = image_values(values, create=False)
+        if from_state is not None:
+            choice('image status', from_state, models.IMAGE_STATUSES)
 
         def fn(conn):
             image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
@@ -293,13 +308,14 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
     def _write_children(self, conn, ctx, image_id, children, purge_props, now):
+        """Write the children checked by :func:`_children`."""
         if 'properties' in children or purge_props:
-            self._set_properties(conn, image_id, children.get('properties') or {},
+            self._set_properties(conn, image_id, children.get('properties', {}),
                                  purge_props, now)
         if 'tags' in children:
-            self._set_tags(conn, image_id, children['tags'] or [], now)
+            self._set_tags(conn, image_id, children['tags'], now)
         if 'locations' in children:
-            self._replace_locations(conn, ctx, image_id, children['locations'] or [], now)
+            self._replace_locations(conn, ctx, image_id, children['locations'], now)
 
     def image_destroy(self, ctx, image_id, delayed=False):
         """Soft-delete an image with its properties, tags and members.
@@ -308,6 +324,9 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         ``delayed=True``, for the scrubber). Refused with ImageInUse while
         another image depends on it; its own dependency edges are removed.
         """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
         def fn(conn):
             self._lock_graph(conn)
             image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
@@ -339,6 +358,9 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         tags and members removed by :meth:`image_destroy` come back. Conflict
         if a scrubber holds a live lease on one of its locations.
         """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
         def fn(conn):
             image = self._image_row(conn, ctx, image_id, force_show_deleted=True,
                                     for_update=True)
@@ -374,6 +396,19 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
         self._require_mutable(ctx, image)
         return image
+
+
+def _children(given):
+    """Properties, tags and locations of image values, checked before any I/O."""
+    checked = {}
+    if 'properties' in given:
+        checked['properties'] = property_items(
+            checks.mapping('image properties', given['properties'], nullable=True))
+    if 'tags' in given:
+        checked['tags'] = tag_values(given['tags'] or [])
+    if 'locations' in given:
+        checked['locations'] = location_entries(given['locations'] or [])
+    return checked
 
 
 def _build_children_query(with_tags):

@@ -18,13 +18,18 @@ import sqlalchemy as sa
 
 from store_kit import exceptions
 from store_kit import location as loc_mod
-from store_kit.catalog import models
+from store_kit.catalog import models, values as checks
 from store_kit.catalog.bulk import SET_STORE_SQL
-from store_kit.catalog.rows import (check_keys, for_caller, location_dict, looks_redacted,
-                                    utcnow)
+from store_kit.catalog.rows import (check_keys, choice, for_caller, location_dict,
+                                    looks_redacted, utcnow)
 
 locations = models.locations
 images = models.images
+
+#: A URL is stored in a TEXT column: MariaDB's holds 65535 bytes, 4 per character.
+URL_MAX = 16383
+#: Bounds of the scrubber's time arguments, in seconds (about 31 years).
+SECONDS_MAX = 10 ** 9
 
 TRANSITIONS = {
     'active': {'active', 'pending_delete', 'deleted'},
@@ -35,27 +40,55 @@ TRANSITIONS = {
 
 def check_transition(location_id, old, new):
     """Invalid unless ``old -> new`` is an allowed status change."""
-    if new not in models.LOCATION_STATUSES:
-        raise exceptions.Invalid('unknown location status %r (one of %s)'
-                                 % (new, ', '.join(models.LOCATION_STATUSES)))
+    choice('location status', new, models.LOCATION_STATUSES)
     if new not in TRANSITIONS[old]:
         raise exceptions.Invalid('location %s cannot go from %s to %s'
                                  % (location_id, old, new))
 
 
+def checked_location_id(value):
+    """A location id: an integer within the column."""
+    return checks.integer('location id', value, 1, checks.INTEGER[1])
+
+
+def location_entry(location, with_id=False):
+    """A location dict checked before any I/O: ``url`` storable text,
+    ``metadata`` JSON, ``status`` known (None: absent), ``id`` an integer."""
+    location = checks.mapping('location', location)
+    check_keys('location', location,
+               {'url', 'metadata', 'status'} | ({'id'} if with_id else set()))
+    checked = {}
+    if location.get('id') is not None:
+        checked['id'] = checked_location_id(location['id'])
+    if 'url' in location:
+        checked['url'] = checks.text('location url', location['url'], max_length=URL_MAX,
+                                     empty=False, secret=True)
+    if 'metadata' in location:
+        checked['metadata'] = checks.json_dict('location metadata', location['metadata'])
+    if location.get('status') is not None:
+        checked['status'] = choice('location status', location['status'],
+                                   models.LOCATION_STATUSES)
+    return checked
+
+
+def location_entries(wanted):
+    """The checked entries of a ``locations`` list (image create/update)."""
+    if not isinstance(wanted, (list, tuple)):
+        raise exceptions.Invalid('locations must be a list, not %s' % (checks.shown(wanted),))
+    return [location_entry(loc, with_id=True) for loc in wanted]
+
+
 def _location_values(image_id, location, now):
-    check_keys('location', location, {'url', 'metadata', 'status'})
+    """The row of a new location (``location`` checked by :func:`location_entry`)."""
     url = location.get('url')
-    if not isinstance(url, str) or not url:
+    if url is None:
         raise exceptions.Invalid('image %s: location without a url' % (image_id,))
     _refuse_redacted(image_id, url)
     metadata = location.get('metadata') or {}
-    if not isinstance(metadata, dict):
-        raise exceptions.Invalid('image %s: location metadata must be a dict' % (image_id,))
     status = location.get('status', 'active')
     if status not in ('active', 'pending_delete'):
         raise exceptions.Invalid('image %s: a new location is active or pending_delete, '
-                                 'not %r' % (image_id, status))
+                                 'not %s' % (image_id, status))
     return {'image_id': image_id, 'url': url, 'url_key': loc_mod.url_key(url),
             'meta_data': metadata, 'status': status,
             'delete_time': now if status == 'pending_delete' else None,
@@ -73,8 +106,30 @@ def _cutoff(older_than, now):
     if older_than is None:
         return now
     if isinstance(older_than, datetime.datetime):
-        return older_than
-    return now - datetime.timedelta(seconds=float(older_than))
+        return checks.timestamp('older_than', older_than)
+    seconds = checks.number('older_than', older_than, -SECONDS_MAX, SECONDS_MAX)
+    return now - datetime.timedelta(seconds=seconds)
+
+
+def _error_text(error):
+    """``error`` as storable text: never fails, never longer than 4000."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 -- any object may be handed in
+        text = type(error).__name__
+    text = text.encode('utf-8', 'backslashreplace').decode('utf-8').replace('\x00', '\\x00')
+    return loc_mod.redact_text(text)[:4000]
+
+
+def _sequence(what, value):
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise exceptions.Invalid('%s must be a list, not %s' % (what, checks.shown(value)))
+    return list(value)
+
+
+def _url_keys(url_keys):
+    return sorted({checks.text('url key', k, max_length=64)
+                   for k in _sequence('url_keys', url_keys)})
 
 
 class LocationsMixin:
@@ -171,13 +226,13 @@ class LocationsMixin:
         by_redacted = {}
         for r in current.values():
             by_redacted.setdefault(loc_mod.redact(r.url), []).append(r.id)
-        named = {loc.get('id') for loc in wanted if isinstance(loc, dict)}
+        named = {loc.get('id') for loc in wanted}
         kept = set()
         for loc in wanted:
             loc = dict(loc)
             loc_id = loc.pop('id', None)
             url = loc.get('url')
-            if loc_id is None and isinstance(url, str):
+            if loc_id is None and url is not None:
                 loc_id = by_url.get(url)
                 if loc_id is None:
                     # locations whose URLs differ only in their secrets
@@ -187,10 +242,9 @@ class LocationsMixin:
             if loc_id is None:
                 self._insert_location(conn, ctx, image_id, loc, now)
                 continue
-            check_keys('location', loc, {'url', 'metadata', 'status'})
             changes = {}
             if 'metadata' in loc:
-                changes['meta_data'] = loc['metadata'] or {}
+                changes['meta_data'] = loc['metadata']
             if 'url' in loc:
                 changes['url'] = loc['url']
             self._change_location(conn, ctx, image_id, loc_id, now, loc.get('status'), **changes)
@@ -204,10 +258,14 @@ class LocationsMixin:
 
     def image_location_add(self, ctx, image_id, location):
         """Add ``{'url', 'metadata', 'status'}`` to an image; returns it with its id."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        location = location_entry(location)
+
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
             now = utcnow()
-            loc = self._insert_location(conn, ctx, image['id'], dict(location), now)
+            loc = self._insert_location(conn, ctx, image['id'], location, now)
             conn.execute(images.update().where(images.c.id == image['id'])
                          .values(updated_at=now))
             for_caller(ctx, locations=[loc])
@@ -216,14 +274,15 @@ class LocationsMixin:
 
     def image_location_update(self, ctx, image_id, location):
         """Change a location's ``metadata``, ``url`` or ``status`` (by ``location['id']``)."""
-        location = dict(location)
-        check_keys('location', location, {'id', 'url', 'metadata', 'status'})
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        location = location_entry(location, with_id=True)
         if 'id' not in location:
             raise exceptions.Invalid('image %s: location update needs an id' % (image_id,))
         loc_id = location.pop('id')
         changes = {}
         if 'metadata' in location:
-            changes['meta_data'] = location['metadata'] or {}
+            changes['meta_data'] = location['metadata']
         if 'url' in location:
             changes['url'] = location['url']
 
@@ -237,9 +296,12 @@ class LocationsMixin:
 
     def image_location_delete(self, ctx, image_id, location_id, status, delete_time=None):
         """Mark a location ``pending_delete`` (scrubbed later) or ``deleted``."""
-        if status not in ('pending_delete', 'deleted'):
-            raise exceptions.Invalid('location %s: delete status must be pending_delete or '
-                                     'deleted, not %r' % (location_id, status))
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        location_id = checked_location_id(location_id)
+        choice('delete status of location %s' % location_id, status,
+               ('pending_delete', 'deleted'))
+        delete_time = checks.timestamp('delete_time', delete_time, nullable=True)
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
@@ -253,6 +315,10 @@ class LocationsMixin:
 
         ``image_id`` excludes that image (as in the seed API, for quota checks).
         """
+        checks.caller(ctx)
+        owner = checks.text('owner', owner)
+        if image_id is not None:
+            image_id = checks.image_id(image_id)
         if not ctx.is_admin and ctx.owner != owner:
             raise exceptions.Forbidden('project %s may not read the usage of %s'
                                        % (ctx.owner, owner))
@@ -272,7 +338,8 @@ class LocationsMixin:
         (see :func:`store_kit.location.url_key`), but those in
         ``exclude_ids``: ``[{'id', 'image_id', 'status'}]``.  Data may be
         deleted only when this is empty for every spelling of its URL."""
-        keys = sorted(set(url_keys))
+        keys = _url_keys(url_keys)
+        exclude_ids = [checked_location_id(i) for i in _sequence('exclude_ids', exclude_ids)]
         if not keys:
             return []
         query = sa.select(locations.c.id, locations.c.image_id, locations.c.status).where(
@@ -284,7 +351,7 @@ class LocationsMixin:
 
     def referenced_keys(self, url_keys):
         """The subset of ``url_keys`` some non-deleted location has."""
-        keys = sorted(set(url_keys))
+        keys = _url_keys(url_keys)
         found = set()
         for i in range(0, len(keys), 1000):
             chunk = keys[i:i + 1000]
@@ -307,6 +374,11 @@ class LocationsMixin:
         wait for their ``next_attempt_at``. Returns dicts with id, image_id,
         url, metadata, delete_time, attempts.
         """
+        owner = checks.text('lease owner', owner, max_length=255)
+        limit = checks.integer('limit', limit, 0, checks.INTEGER[1])
+        lease_seconds = checks.number('lease_seconds', lease_seconds, 0, SECONDS_MAX)
+        if image_id is not None:
+            image_id = checks.image_id(image_id)
         now = utcnow()
         due = [locations.c.status == 'pending_delete',
                sa.or_(locations.c.delete_time.is_(None),
@@ -339,6 +411,9 @@ class LocationsMixin:
         When it was the image's last pending_delete location and the image is
         soft-deleted or pending_delete, the image becomes ``deleted``.
         """
+        location_id = checked_location_id(location_id)
+        owner = checks.text('lease owner', owner)
+
         def fn(conn):
             image_id = conn.execute(sa.select(locations.c.image_id).where(
                 locations.c.id == location_id)).scalar()
@@ -368,13 +443,18 @@ class LocationsMixin:
 
     def fail_pending_delete(self, location_id, owner, error, retry_after_seconds=60):
         """Record a failed delete attempt and release the lease; False if not ours."""
+        location_id = checked_location_id(location_id)
+        owner = checks.text('lease owner', owner)
+        retry_after_seconds = checks.number('retry_after_seconds', retry_after_seconds,
+                                            0, SECONDS_MAX)
+        error = _error_text(error)
         now = utcnow()
 
         def fn(conn):
             return bool(conn.execute(locations.update().where(
                 locations.c.id == location_id, locations.c.status == 'pending_delete',
                 locations.c.lease_owner == owner).values(
-                last_error=str(error)[:4000], attempts=locations.c.attempts + 1,
+                last_error=error, attempts=locations.c.attempts + 1,
                 next_attempt_at=now + datetime.timedelta(seconds=retry_after_seconds),
                 lease_owner=None, lease_until=None, updated_at=now)).rowcount)
         return self._run(fn, write=True, what='location %s' % (location_id,))

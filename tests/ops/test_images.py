@@ -544,3 +544,31 @@ def test_image_service_returns_redacted_images(db, web_registry, signed_url, p1)
     restored = svc.restore(p1, image['id'])
     assert len(restored['locations']) == 2 and _leaks(restored) == []
     assert _leaks(svc.remove_location(p1, image['id'], signed['id'])) == []
+
+
+# -- bad input -------------------------------------------------------------------
+
+@pytest.mark.parametrize('data, size', [
+    (None, 0), ('text is not bytes', 0), (5, 0), ({'a': b'x'}, 0),
+    (io.StringIO('a text file'), 0), (b'x', -1), (b'x', 2 ** 63), (b'x', '1'),
+    (b'x', None), (b'x', True)])
+def test_upload_refuses_bad_data_before_creating_anything(svc, db, admin, p1, tmp_path,
+                                                          data, size):
+    with pytest.raises(exceptions.Invalid):
+        svc.upload(p1, data, size=size, name='bad')
+    assert db.image_get_all(admin, filters={'deleted': 'all'}) == []
+    assert files_under(tmp_path / 'fast') == []
+
+
+def test_upload_refuses_a_store_that_is_no_name(svc, db, admin, p1):
+    with pytest.raises(exceptions.Invalid, match='store'):
+        svc.upload(p1, b'x', store=['fast'])
+    assert db.image_get_all(admin) == []
+
+
+def test_upload_of_odd_values_is_refused_before_creating_anything(svc, db, admin, p1):
+    for values in ({'name': 'bad\ud800'}, {'min_ram': 2 ** 31}, {'size_x': 1},
+                   {'properties': {'k': object()}}):
+        with pytest.raises(exceptions.Invalid):
+            svc.upload(p1, b'x', **values)
+    assert db.image_get_all(admin) == []
