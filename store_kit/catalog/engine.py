@@ -16,9 +16,12 @@ from sqlalchemy import event, exc as sa_exc
 from sqlalchemy.pool import StaticPool
 
 from store_kit import exceptions
+from store_kit import location as loc_mod
 
 WRITE_OPTION = 'store_kit_write'
 MAX_ATTEMPTS = 12
+#: Longest driver message quoted in a CatalogUnavailable.
+_CAUSE_MAX = 200
 
 
 def make_engine(url):
@@ -104,8 +107,31 @@ def is_retryable(err):
     return 'database is locked' in msg or 'database is busy' in msg
 
 
-def translate(err, what='catalog'):
-    """Turn a driver error into a store_kit exception."""
+def cause(err, password=None):
+    """What the driver said, fit for a message: its first line, with the
+    credentials and query strings of URLs and the engine's ``password``
+    replaced, shortened; the error's class name when it said nothing."""
+    orig = getattr(err, 'orig', None) or err
+    try:
+        lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    except Exception:  # noqa: BLE001 -- a broken __str__ must not hide the error
+        lines = []
+    if not lines:
+        return type(orig).__name__
+    text = lines[0]
+    if password:
+        text = text.replace(str(password), '***')
+    text = loc_mod.redact_text(text)
+    if len(text) > _CAUSE_MAX:
+        text = text[:_CAUSE_MAX - 3] + '...'
+    return text
+
+
+def translate(err, what='catalog', password=None):
+    """Turn a driver error into a store_kit exception.
+
+    ``password`` (the engine URL's) never appears in the message.
+    """
     if isinstance(err, sa_exc.DataError):
         return exceptions.Invalid('%s: a value does not fit its column' % what)
     if isinstance(err, sa_exc.IntegrityError):
@@ -114,7 +140,7 @@ def translate(err, what='catalog'):
             return exceptions.Invalid('%s refers to a row that does not exist' % what)
         return exceptions.Duplicate('%s already exists' % what)
     return exceptions.CatalogUnavailable('catalog database error during %s: %s'
-                                         % (what, type(getattr(err, 'orig', err)).__name__))
+                                         % (what, cause(err, password)))
 
 
 def run_in_transaction(engine, fn, write=False, what='catalog', autocommit=False):
@@ -126,6 +152,7 @@ def run_in_transaction(engine, fn, write=False, what='catalog', autocommit=False
     are saved.
     """
     integrity_retried = False
+    password = engine.url.password
     for attempt in range(MAX_ATTEMPTS):
         try:
             with engine.connect() as conn:
@@ -141,10 +168,10 @@ def run_in_transaction(engine, fn, write=False, what='catalog', autocommit=False
             if write and not integrity_retried:
                 integrity_retried = True
                 continue
-            raise translate(err, what) from None
+            raise translate(err, what, password) from None
         except sa_exc.DBAPIError as err:
             if is_retryable(err) and attempt < MAX_ATTEMPTS - 1:
                 time.sleep(min(0.5, 0.005 * (2 ** attempt)) * random.random())
                 continue
-            raise translate(err, what) from None
+            raise translate(err, what, password) from None
     raise exceptions.CatalogUnavailable('%s: too many retries' % what)

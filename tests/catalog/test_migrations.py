@@ -79,12 +79,16 @@ def test_downgrade_to_base_removes_the_tables(empty_url):
 def test_unreachable_database_is_a_catalog_error_not_a_driver_error():
     from store_kit import exceptions
     from store_kit.context import RequestContext
-    db = Catalog('postgresql+psycopg://postgres@127.0.0.1:1/nowhere')
-    try:
-        with pytest.raises(exceptions.CatalogUnavailable, match='image abc'):
-            db.image_get(RequestContext('p1'), 'abc')
-    finally:
-        db.dispose()
+    for url in ('postgresql+psycopg://postgres:s3cret@127.0.0.1:1/nowhere',
+                'mysql+pymysql://root:s3cret@127.0.0.1:1/nowhere'):
+        db = Catalog(url)
+        try:
+            with pytest.raises(exceptions.CatalogUnavailable,
+                               match='image abc: .*Connection refused') as info:
+                db.image_get(RequestContext('p1'), 'abc')
+            assert 's3cret' not in str(info.value)
+        finally:
+            db.dispose()
 
 
 def _foreign_keys(engine):
