@@ -122,7 +122,8 @@ def _error_text(error):
 
 
 def _sequence(what, value):
-    if not isinstance(value, (list, tuple, set, frozenset)):
+    """Any iterable but a string or a mapping, as a list."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, '__iter__'):
         raise exceptions.Invalid('%s must be a list, not %s' % (what, checks.shown(value)))
     return list(value)
 

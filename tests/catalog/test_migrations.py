@@ -104,17 +104,17 @@ def _identifier_collations(engine):
             if isinstance(models.metadata.tables[t].c[c['name']].type, models.Identifier)}
 
 
-def test_0003_makes_identifiers_exact_keeping_rows_and_foreign_keys(empty_url):
-    """0002 -> 0003 on a filled catalog: rows and foreign keys survive, ids,
+def test_0004_makes_identifiers_exact_keeping_rows_and_foreign_keys(empty_url):
+    """0003 -> 0004 on a filled catalog: rows and foreign keys survive, ids,
     owners and members then compare exactly; the downgrade undoes it."""
     from alembic import command
     from store_kit.context import RequestContext
     db = Catalog(empty_url)
     try:
         with db.engine.begin() as conn:
-            command.upgrade(schema.alembic_config(conn), '0002')
+            command.upgrade(schema.alembic_config(conn), '0003')
         fks = _foreign_keys(db.engine)
-        assert len(fks) == 6
+        assert len(fks) == 7
         now = datetime.datetime(2024, 1, 1)
         with db.engine.begin() as conn:
             for ident in ('img-a', 'img-b'):
@@ -143,7 +143,7 @@ def test_0003_makes_identifiers_exact_keeping_rows_and_foreign_keys(empty_url):
                     image_id='IMG-A', member='carol', can_share=False, status='pending',
                     created_at=now, updated_at=now, deleted=False))
         with db.engine.begin() as conn:
-            command.downgrade(schema.alembic_config(conn), '0002')
+            command.downgrade(schema.alembic_config(conn), '0003')
         assert _foreign_keys(db.engine) == fks
         if db.dialect in ('mysql', 'mariadb'):
             assert set(_identifier_collations(db.engine).values()) == {None}

@@ -9,22 +9,22 @@ owner and member column moves to a binary NO PAD collation
 already compare exactly and are left alone.
 
 MariaDB refuses to change the collation of a column a foreign key uses
-(even with ``foreign_key_checks=0``), so the foreign keys on ``images.id``
+(even with ``foreign_key_checks=0``), so the foreign keys onto ``images.id``
 are dropped first and recreated, with their names, afterwards.  The
 downgrade goes back to the table's default collation; it fails (changing
 nothing of that table) if rows that differ only in case, accent or trailing
 spaces now collide in a unique key.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
 
 from store_kit.catalog.models import binary_collation
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
@@ -36,6 +36,7 @@ COLUMNS = {
     'locations': [('image_id', 36, False)],
     'members': [('image_id', 36, False), ('member', 255, False)],
     'dependencies': [('source_id', 36, False), ('target_id', 36, False)],
+    'copy_leases': [('image_id', 36, False)],
 }
 
 
