@@ -308,7 +308,7 @@ def normal_form(url):
         # an s3 store reads the percent-decoded key: every encoding of one
         # key is the same object
         key = urllib.parse.unquote('/'.join(segments[1:]))
-        segments = (segments[0], urllib.parse.quote(key, safe='/'))
+        segments = (segments[0], urllib.parse.quote(key, safe='/', errors='surrogatepass'))
     netloc = host if port is None else '%s:%d' % (host, port)
     return '%s://%s/%s' % (family, netloc, '/'.join(segments))
 

@@ -19,6 +19,7 @@ import datetime
 import logging
 import time
 
+from store_kit import config
 from store_kit import exceptions
 from store_kit import leases
 from store_kit import location as loc_mod
@@ -65,7 +66,9 @@ class Scrubber:
 
     @classmethod
     def from_conf(cls, conf, db, registry):
-        """A scrubber configured from the ``[scrubber]`` options."""
+        """A scrubber configured from the ``[scrubber]`` options (a bad value
+        is a BadStoreConfiguration naming section and option)."""
+        config.check_group(conf, 'scrubber')
         s = conf.scrubber
         return cls(db, registry, scrub_time=s.scrub_time,
                    lease_seconds=s.lease_seconds, batch_size=s.batch_size,

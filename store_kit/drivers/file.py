@@ -443,10 +443,10 @@ class FileStore(driver.Store):
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except OSError as exc:
-                raise self._os_error('stat', os.path.join(real, image_id), exc)
+                raise self._fs_error(exc, 'stat', os.path.join(real, image_id))
             if stat.S_ISREG(st.st_mode):
                 found.append(driver.InventoryItem(
-                    'object', 'file://' + os.path.join(path, image_id), st.st_size,
+                    'object', self._url_for(image_id, path), st.st_size,
                     st.st_mtime, os.path.join(real, image_id)))
         return found
 
@@ -477,7 +477,7 @@ class FileStore(driver.Store):
                 found[url] = None
                 continue
             except OSError as exc:
-                found[url] = self._os_error('stat', path, exc)
+                found[url] = self._fs_error(exc, 'stat', path)
                 continue
             if stat.S_ISREG(st.st_mode):
                 found[url] = st.st_size
@@ -502,7 +502,7 @@ class FileStore(driver.Store):
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise self._os_error('remove', path, exc)
+            raise self._fs_error(exc, 'remove', path)
 
     @property
     def _datadir_spellings(self):
@@ -511,14 +511,6 @@ class FileStore(driver.Store):
             dirs.add(os.path.normpath(path))
             dirs.add(real)
         return dirs
-
-    def _os_error(self, action, path, exc):
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return exceptions.Forbidden('store %r may not %s %s: %s'
-                                        % (self.name, action, path, exc.strerror))
-        return exceptions.BackendError('store %r: cannot %s %s: %s'
-                                       % (self.name, action, path, exc.strerror),
-                                       code=errno.errorcode.get(exc.errno))
 
     def check_reachable(self):
         for path in self.real_datadirs:

@@ -760,10 +760,6 @@ class S3Store(driver.Store):
 
     sizes_from_listing = True
 
-    def _url_for(self, key):
-        return 's3://%s/%s/%s' % (self._netloc(), self.bucket,
-                                  urllib.parse.quote(key, safe=''))
-
     def inventory(self):
         """Every object of the bucket, then every unfinished multipart upload:
         one paginated listing each, no request per object."""

@@ -17,14 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from store_kit import check, exceptions
-from store_kit.catalog import Catalog
+from store_kit.catalog import Catalog, models
 from store_kit.context import RequestContext
 from store_kit.images import ImageService
+from store_kit.scrubber import Scrubber
 from tests import helpers
 from tests.catalog import databases
 from tests.moto_server import moto_server
 from tests.ops.conftest import STORES_CONF, file_and_s3_conf, files_under
-from tests.reliability import mounts
 from tests.reliability.proxy import Proxy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -198,7 +198,7 @@ def test_s3_endpoint_dying_mid_upload(tmp_path, s3_port, caplog):
 
 def test_enospc_leaves_nothing(tmp_path, db):
     datadir = tmp_path / 'small'
-    with mounts.tmpfs(datadir, size='1m'):
+    with helpers.small_filesystem(datadir, size='1m'):
         registry = helpers.make_registry(tmp_path, """
             [DEFAULT]
             enabled_backends = small:file
@@ -222,15 +222,26 @@ def test_enospc_leaves_nothing(tmp_path, db):
 
 def test_read_only_datadir(svc, db, registry, tmp_path):
     healthy = healthy_images(svc)
-    with mounts.read_only(tmp_path / 'fast'):
+    with helpers.read_only_mount(tmp_path / 'fast'):
         with pytest.raises(exceptions.StoreKitError, match='fast'):
             svc.upload(VICTIM, io.BytesIO(b'r' * 1000))
         assert len(files_under(tmp_path / 'fast')) == len(healthy)
         assert_recovers(db, registry, svc, healthy, [])
-        with pytest.raises(exceptions.StoreKitError):    # delete cannot remove data
-            svc.delete(VICTIM, next(iter(healthy)))
-    # the failed delete left its location pending for the scrubber: retried later
+        doomed = next(iter(healthy))
+        svc.delete(VICTIM, doomed)      # the data cannot go: left to the scrubber
+        assert db.image_get(ADMIN, doomed, force_show_deleted=True)['status'] == \
+            'pending_delete'
+        assert len(files_under(tmp_path / 'fast')) == len(healthy)
+    # the failed delete left its location pending, with the error, for a retry
     assert check.run(db, registry, grace=0).clean
+    with db.engine.begin() as conn:
+        [row] = conn.execute(sa.select(models.locations).where(
+            models.locations.c.status == 'pending_delete')).mappings().all()
+        assert 'Read-only' in row['last_error']
+        conn.execute(models.locations.update().values(next_attempt_at=None))
+    assert Scrubber(db, registry).run_once() == 1       # the disk is writable again
+    assert db.image_get(ADMIN, doomed, force_show_deleted=True)['status'] == 'deleted'
+    assert len(files_under(tmp_path / 'fast')) == len(healthy) - 1
 
 
 # -- catalog connections dropped by the server ------------------------------------
