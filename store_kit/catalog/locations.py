@@ -26,11 +26,6 @@ from store_kit.catalog.rows import (check_keys, choice, for_caller, location_dic
 locations = models.locations
 images = models.images
 
-#: A URL is stored in a TEXT column: MariaDB's holds 65535 bytes, 4 per character.
-URL_MAX = 16383
-#: Bounds of the scrubber's time arguments, in seconds (about 31 years).
-SECONDS_MAX = 10 ** 9
-
 TRANSITIONS = {
     'active': {'active', 'pending_delete', 'deleted'},
     'pending_delete': {'pending_delete', 'deleted', 'active'},
@@ -46,11 +41,6 @@ def check_transition(location_id, old, new):
                                  % (location_id, old, new))
 
 
-def checked_location_id(value):
-    """A location id: an integer within the column."""
-    return checks.integer('location id', value, 1, checks.INTEGER[1])
-
-
 def location_entry(location, with_id=False):
     """A location dict checked before any I/O: ``url`` storable text,
     ``metadata`` JSON, ``status`` known (None: absent), ``id`` an integer."""
@@ -59,10 +49,9 @@ def location_entry(location, with_id=False):
                {'url', 'metadata', 'status'} | ({'id'} if with_id else set()))
     checked = {}
     if location.get('id') is not None:
-        checked['id'] = checked_location_id(location['id'])
+        checked['id'] = checks.location_id(location['id'])
     if 'url' in location:
-        checked['url'] = checks.text('location url', location['url'], max_length=URL_MAX,
-                                     empty=False, secret=True)
+        checked['url'] = checks.url('location url', location['url'])
     if 'metadata' in location:
         checked['metadata'] = checks.json_dict('location metadata', location['metadata'])
     if location.get('status') is not None:
@@ -102,15 +91,6 @@ def _refuse_redacted(image_id, url):
             'and cannot be stored' % (image_id, loc_mod.redact(url)))
 
 
-def _cutoff(older_than, now):
-    if older_than is None:
-        return now
-    if isinstance(older_than, datetime.datetime):
-        return checks.timestamp('older_than', older_than)
-    seconds = checks.number('older_than', older_than, -SECONDS_MAX, SECONDS_MAX)
-    return now - datetime.timedelta(seconds=seconds)
-
-
 def _error_text(error):
     """``error`` as storable text: never fails, never longer than 4000."""
     try:
@@ -121,16 +101,9 @@ def _error_text(error):
     return loc_mod.redact_text(text)[:4000]
 
 
-def _sequence(what, value):
-    """Any iterable but a string or a mapping, as a list."""
-    if isinstance(value, (str, bytes, dict)) or not hasattr(value, '__iter__'):
-        raise exceptions.Invalid('%s must be a list, not %s' % (what, checks.shown(value)))
-    return list(value)
-
-
 def _url_keys(url_keys):
     return sorted({checks.text('url key', k, max_length=64)
-                   for k in _sequence('url_keys', url_keys)})
+                   for k in checks.sequence('url_keys', url_keys)})
 
 
 class LocationsMixin:
@@ -299,7 +272,7 @@ class LocationsMixin:
         """Mark a location ``pending_delete`` (scrubbed later) or ``deleted``."""
         checks.caller(ctx)
         image_id = checks.image_id(image_id)
-        location_id = checked_location_id(location_id)
+        location_id = checks.location_id(location_id)
         choice('delete status of location %s' % location_id, status,
                ('pending_delete', 'deleted'))
         delete_time = checks.timestamp('delete_time', delete_time, nullable=True)
@@ -340,7 +313,8 @@ class LocationsMixin:
         ``exclude_ids``: ``[{'id', 'image_id', 'status'}]``.  Data may be
         deleted only when this is empty for every spelling of its URL."""
         keys = _url_keys(url_keys)
-        exclude_ids = [checked_location_id(i) for i in _sequence('exclude_ids', exclude_ids)]
+        exclude_ids = [checks.location_id(i) for i in checks.sequence('exclude_ids',
+                                                                      exclude_ids)]
         if not keys:
             return []
         query = sa.select(locations.c.id, locations.c.image_id, locations.c.status).where(
@@ -377,13 +351,13 @@ class LocationsMixin:
         """
         owner = checks.text('lease owner', owner, max_length=255)
         limit = checks.integer('limit', limit, 0, checks.INTEGER[1])
-        lease_seconds = checks.number('lease_seconds', lease_seconds, 0, SECONDS_MAX)
+        lease_seconds = checks.seconds('lease_seconds', lease_seconds)
         if image_id is not None:
             image_id = checks.image_id(image_id)
         now = utcnow()
+        due_by = now if older_than is None else checks.cutoff('older_than', older_than, now)
         due = [locations.c.status == 'pending_delete',
-               sa.or_(locations.c.delete_time.is_(None),
-                      locations.c.delete_time <= _cutoff(older_than, now)),
+               sa.or_(locations.c.delete_time.is_(None), locations.c.delete_time <= due_by),
                sa.or_(locations.c.lease_until.is_(None), locations.c.lease_until < now),
                sa.or_(locations.c.next_attempt_at.is_(None),
                       locations.c.next_attempt_at <= now)]
@@ -412,7 +386,7 @@ class LocationsMixin:
         When it was the image's last pending_delete location and the image is
         soft-deleted or pending_delete, the image becomes ``deleted``.
         """
-        location_id = checked_location_id(location_id)
+        location_id = checks.location_id(location_id)
         owner = checks.text('lease owner', owner)
 
         def fn(conn):
@@ -444,10 +418,9 @@ class LocationsMixin:
 
     def fail_pending_delete(self, location_id, owner, error, retry_after_seconds=60):
         """Record a failed delete attempt and release the lease; False if not ours."""
-        location_id = checked_location_id(location_id)
+        location_id = checks.location_id(location_id)
         owner = checks.text('lease owner', owner)
-        retry_after_seconds = checks.number('retry_after_seconds', retry_after_seconds,
-                                            0, SECONDS_MAX)
+        retry_after_seconds = checks.seconds('retry_after_seconds', retry_after_seconds)
         error = _error_text(error)
         now = utcnow()
 

@@ -18,6 +18,10 @@ from store_kit import location as loc_mod
 #: inclusive bounds of the engines' BIGINT and INTEGER columns
 BIGINT = (-2 ** 63, 2 ** 63 - 1)
 INTEGER = (-2 ** 31, 2 ** 31 - 1)
+#: A URL is stored in a TEXT column: MariaDB's holds 65535 bytes, 4 per character.
+URL_MAX = 16383
+#: Bounds of durations given in seconds (leases, retries, ages: about 31 years).
+SECONDS_MAX = 10 ** 9
 _SHOWN_MAX = 60
 
 
@@ -84,6 +88,35 @@ def image_id(value, field='image id'):
     if isinstance(value, uuid.UUID):
         return str(value)
     return text(field, value)
+
+
+def location_id(value):
+    """A location id: an integer within the column."""
+    return integer('location id', value, 1, INTEGER[1])
+
+
+def url(field, value):
+    """A location URL: storable text, not empty, at most URL_MAX characters."""
+    return text(field, value, max_length=URL_MAX, empty=False, secret=True)
+
+
+def seconds(field, value, low=0):
+    """A duration in seconds (int or float) from ``low`` to SECONDS_MAX."""
+    return number(field, value, low, SECONDS_MAX)
+
+
+def cutoff(field, older_than, now):
+    """The time ``older_than`` names: a datetime, or seconds before ``now``."""
+    if isinstance(older_than, datetime.datetime):
+        return timestamp(field, older_than)
+    return now - datetime.timedelta(seconds=seconds(field, older_than, low=-SECONDS_MAX))
+
+
+def sequence(field, value):
+    """Any iterable but a string or a mapping, as a list."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, '__iter__'):
+        raise exceptions.Invalid('%s must be a list, not %s' % (field, shown(value)))
+    return list(value)
 
 
 def image_ids(value, field='image ids'):

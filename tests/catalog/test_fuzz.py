@@ -110,6 +110,7 @@ CALLS = {
         sort_key=a['scalar'], sort_dir=a['odd'], member_status=a['text'],
         is_public=a['odd2'], return_tag=a['flag']),
     'image_get_all_filters': lambda db, w, a: db.image_get_all(a['ctx'], filters=a['filters']),
+    'read_locations': lambda db, w, a: db.read_locations(a['ctx'], _resolve(w, a['id'])),
     'image_location_add': lambda db, w, a: db.image_location_add(
         a['ctx'], _resolve(w, a['id']), a['location']),
     'image_location_update': lambda db, w, a: db.image_location_update(
@@ -163,6 +164,20 @@ CALLS = {
     'complete_pending_delete': lambda db, w, a: db.complete_pending_delete(a['odd'], a['text']),
     'fail_pending_delete': lambda db, w, a: db.fail_pending_delete(
         a['odd'], a['text'], a['odd2'], retry_after_seconds=a['int']),
+    'renew_leases': lambda db, w, a: db.renew_leases(a['odd'], a['text'], a['odd2']),
+    'acquire_copy_lease': lambda db, w, a: db.acquire_copy_lease(
+        _resolve(w, a['id']), a['text'], a['odd'], a['odd2']),
+    'renew_copy_lease': lambda db, w, a: db.renew_copy_lease(
+        _resolve(w, a['id']), a['text'], a['odd'], a['odd2']),
+    'release_copy_lease': lambda db, w, a: db.release_copy_lease(
+        _resolve(w, a['id']), a['text'], a['odd']),
+    'commit_copy': lambda db, w, a: db.commit_copy(
+        _resolve(w, a['id']), 'cold', a['text'], a['odd'], 'me',
+        retire_location_id=a['odd2']),
+    'stale_uploads': lambda db, w, a: db.stale_uploads(a['odd'], limit=a['int']),
+    'kill_stale_upload': lambda db, w, a: db.kill_stale_upload(_resolve(w, a['id']),
+                                                               a['odd']),
+    'retire_broken_location': lambda db, w, a: db.retire_broken_location(a['odd']),
 }
 
 ARGS = st.fixed_dictionaries({
