@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc as sa_exc
 from sqlalchemy.pool import StaticPool
 
-from store_kit import exceptions
+from store_kit import driver, exceptions
 from store_kit import location as loc_mod
 
 WRITE_OPTION = 'store_kit_write'
@@ -25,12 +25,21 @@ _CAUSE_MAX = 200
 
 
 def make_engine(url):
-    """Create the engine for ``url`` with the settings its dialect needs."""
+    """Create the engine for ``url`` with the settings its dialect needs.
+
+    Every engine hides statement parameters (location URLs may hold
+    credentials) from log lines and error texts, and SQLAlchemy's loggers
+    get the drivers' secret filter (at DEBUG they log result rows).
+    """
     u = parse_url(url)
+    engine = _sqlite_engine(u) if u.get_backend_name() == 'sqlite' else _server_engine(u)
+    driver.filter_logs(('sqlalchemy',))     # its Engine logger exists from now on
+    return engine
+
+
+def _server_engine(u):
     backend = u.get_backend_name()
-    if backend == 'sqlite':
-        return _sqlite_engine(u)
-    kwargs = {}
+    kwargs = {'hide_parameters': True}
     if backend in ('mysql', 'mariadb'):
         # Same isolation as PostgreSQL's default: each statement sees the
         # latest committed rows once a lock is granted.
@@ -81,13 +90,13 @@ def parse_url(url):
 def _sqlite_engine(u):
     memory = u.database in (None, '', ':memory:')
     if memory:
-        engine = sa.create_engine(u, poolclass=StaticPool,
+        engine = sa.create_engine(u, poolclass=StaticPool, hide_parameters=True,
                                   connect_args={'check_same_thread': False})
     else:
         parent = os.path.dirname(os.path.abspath(u.database))
         os.makedirs(parent, exist_ok=True)
-        engine = sa.create_engine(u, connect_args={'check_same_thread': False,
-                                                   'timeout': 30})
+        engine = sa.create_engine(u, hide_parameters=True,
+                                  connect_args={'check_same_thread': False, 'timeout': 30})
 
     @event.listens_for(engine, 'connect')
     def _on_connect(dbapi_conn, _record):

@@ -5,6 +5,8 @@ callers; an owner who sends back what it read changes nothing, and a
 redacted URL is never stored as a new one.
 """
 
+import logging
+
 import pytest
 
 from store_kit import exceptions
@@ -156,3 +158,18 @@ def test_read_locations_gives_the_data_path_real_urls_after_the_visibility_check
     assert [loc['id'] for loc in locs] == [loc['id'] for loc in image['locations']]
     with pytest.raises(exceptions.ImageNotFound):
         db.read_locations(VIEWER, shared['id'])
+
+
+def test_no_secret_reaches_a_log_line_even_with_sql_logging_on(db, caplog):
+    """An operator debugging turns SQLAlchemy's statement log on: neither
+    the statements' parameters nor the rows logged at DEBUG (location URLs)
+    may show a secret."""
+    caplog.set_level(logging.DEBUG, logger='sqlalchemy.engine')
+    image = db.image_create(ADMIN, {'owner': 'alice', 'locations': locations(URLS)})
+    db.image_get(OWNER, image['id'])
+    db.image_update(OWNER, image['id'], {'locations': locations(URLS[:1])})
+    with pytest.raises(exceptions.Duplicate):
+        db.image_create(ADMIN, {'id': image['id'], 'name': 'hunter2'})
+    text = caplog.text + ' '.join(repr(r.args) for r in caplog.records)
+    assert 'INSERT INTO locations' in text and 'Row (' in text      # it was logging
+    assert [s for s in SECRETS if s in text] == []
