@@ -219,12 +219,15 @@ class ImageService:
         URL) to an image, recording the store that owns it.
 
         A queued image becomes active with the size read from the store;
-        for an active image the size must match.  Returns the image.
+        for an active image the size must match.  Returns the image.  The
+        caller's rights and the sharing rule are checked before the store
+        is asked anything about *url*.
         """
         store = self.registry.resolve(url)
         if store is None:
             raise exceptions.BadStoreUri('no enabled store owns location %s'
                                          % loc_mod.redact(url))
+        self.db.check_location_add(ctx, image_id, url)
         image, real = self.db.read_locations(ctx, image_id)
         if any(loc['url'] == url for loc in real):
             raise exceptions.Duplicate('image %s already has location %s'

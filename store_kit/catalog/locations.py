@@ -246,6 +246,22 @@ class LocationsMixin:
             return loc
         return self._run(fn, write=True, what='location of image %s' % (image_id,))
 
+    def check_location_add(self, ctx, image_id, url):
+        """Raise what ``image_location_add(ctx, image_id, {'url': url})``
+        would for the caller's rights (ImageNotFound, Forbidden), the URL
+        (Invalid) or data another image references (Forbidden), writing
+        nothing: lets a caller refuse before any store I/O on the URL."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        url = checks.url('location url', url)
+
+        def fn(conn):
+            image = self._image_row(conn, ctx, image_id, live=True)
+            self._require_mutable(ctx, image)
+            _refuse_redacted(image['id'], url)
+            self._check_not_shared(conn, ctx, image['id'], url)
+        self._run(fn, transaction=True, what='location of image %s' % (image_id,))
+
     def image_location_update(self, ctx, image_id, location):
         """Change a location's ``metadata``, ``url`` or ``status`` (by ``location['id']``)."""
         checks.caller(ctx)

@@ -110,6 +110,8 @@ CALLS = {
         sort_key=a['scalar'], sort_dir=a['odd'], member_status=a['text'],
         is_public=a['odd2'], return_tag=a['flag']),
     'image_get_all_filters': lambda db, w, a: db.image_get_all(a['ctx'], filters=a['filters']),
+    'check_location_add': lambda db, w, a: db.check_location_add(
+        a['ctx'], _resolve(w, a['id']), a['text']),
     'read_locations': lambda db, w, a: db.read_locations(a['ctx'], _resolve(w, a['id'])),
     'image_location_add': lambda db, w, a: db.image_location_add(
         a['ctx'], _resolve(w, a['id']), a['location']),

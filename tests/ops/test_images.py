@@ -572,3 +572,23 @@ def test_upload_of_odd_values_is_refused_before_creating_anything(svc, db, admin
         with pytest.raises(exceptions.Invalid):
             svc.upload(p1, b'x', **values)
     assert db.image_get_all(admin) == []
+
+
+def test_add_location_asks_the_store_nothing_before_the_rights_are_checked(
+        db, web_registry, signed_url, p1, p2, monkeypatch):
+    """A project that may not attach a URL (not its image, or data another
+    image holds) learns nothing about it: no HEAD, no size mismatch."""
+    svc = ImageService(db, web_registry)
+    asked = []
+    real_get_size = web_registry.get_size
+    monkeypatch.setattr(web_registry, 'get_size',
+                        lambda *a, **kw: asked.append(a) or real_get_size(*a, **kw))
+    theirs = db.image_create(p1, {'name': 'theirs', 'visibility': 'public'})
+    with pytest.raises(exceptions.Forbidden, match='p2 may not change'):
+        svc.add_location(p2, theirs['id'], signed_url)
+    owned = svc.add_location(p1, theirs['id'], signed_url)        # the owner may
+    assert len(asked) == 1
+    mine = db.image_create(p2, {'name': 'mine', 'size': 1, 'status': 'active'})
+    with pytest.raises(exceptions.Forbidden, match=owned['id']):  # not a SizeMismatch
+        svc.add_location(p2, mine['id'], signed_url)
+    assert len(asked) == 1
