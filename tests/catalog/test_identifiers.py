@@ -12,7 +12,8 @@ from store_kit.context import RequestContext
 
 #: spellings that a case-, accent- or pad-insensitive comparison confuses
 ALICE = 'alice-proj'
-ALIASES = ('ALICE-PROJ', 'Alice-Proj', 'alice-proj ', 'alicé-proj', 'alice-proj\u00a0')
+ALIASES = ('ALICE-PROJ', 'Alice-Proj', 'alice-proj ', 'alicé-proj', 'alice\u0301-proj',
+           'alice-proj\u00a0')
 BOB = 'bob'
 BOB_ALIASES = ('BOB', 'Bob', 'bob ', 'böb', 'bób')
 
@@ -92,3 +93,12 @@ def test_owner_filter_is_exact(db, admin):
     for owner in (ALICE,) + ALIASES:
         assert [i['name'] for i in db.image_get_all(admin, filters={'owner': owner})] \
             == [owner]
+
+
+def test_composed_and_decomposed_accents_are_different_projects(db):
+    composed, decomposed = RequestContext('andré'), RequestContext('andre\u0301')
+    image = db.image_create(composed, {'name': 'x', 'visibility': 'private'})
+    assert db.image_get_all(decomposed) == []
+    with pytest.raises(exceptions.ImageNotFound):
+        db.image_get(decomposed, image['id'])
+    assert [i['id'] for i in db.image_get_all(composed)] == [image['id']]
