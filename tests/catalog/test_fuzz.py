@@ -65,7 +65,7 @@ FILTER_KEYS = ('id', 'name', 'owner', 'status', 'visibility', 'checksum', 'os_hi
                'changes-since', 'deleted', 'properties', 'tags', 'bogus')
 ODD_FILTERS = st.one_of(st.dictionaries(st.sampled_from(FILTER_KEYS), ODD, max_size=3), ODD)
 
-FUZZ = settings(max_examples=40, deadline=None, database=None,
+FUZZ = settings(max_examples=20, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
