@@ -12,6 +12,7 @@ location ever points at deleted data and no bytes are orphaned.
 """
 
 import hashlib
+import io
 import logging
 
 from store_kit import exceptions
@@ -60,6 +61,10 @@ class ImageService:
         managed = sorted(set(values) & set(_MANAGED))
         if managed:
             raise exceptions.Invalid('upload sets %s itself' % ', '.join(managed))
+        _check_data(data, size)
+        if store is not None and not isinstance(store, str):
+            raise exceptions.Invalid('store must be a store name, not %s'
+                                     % _kind(store))
         target = self.registry.default if store is None else self.registry[store]
         image = self.db.image_create(ctx, dict(values, status='queued'))
         image_id = image['id']
@@ -134,13 +139,16 @@ class ImageService:
         :class:`ChecksumMismatch` at the end when the data does not match
         the recorded size, checksum or multihash.
         """
-        image = self.db.image_get(ctx, image_id)
+        # the real URLs (credentials, signed queries) to read with; the
+        # caller only ever sees the image's own, redacted, view of them
+        image, real = self.db.read_locations(ctx, image_id)
         if image['status'] != 'active' and not (
                 image['status'] == 'deactivated' and ctx.is_admin):
             raise exceptions.Conflict('image %s is %s: no data to download'
                                       % (image_id, image['status']))
+        shown = {loc['id']: loc for loc in image['locations']}
         errors = []
-        for loc in self.ordered_locations(image['locations']):
+        for loc in self.ordered_locations(real):
             store = self.registry.store_of(loc)
             try:
                 chunks, size = self.registry.get(loc['url'], store=store,
@@ -151,7 +159,8 @@ class ImageService:
                 errors.append('location %s: %s' % (loc['id'], exc))
                 continue
             whole = not offset and length is None
-            return _Download(chunks, size, image if whole else None, loc, store)
+            return _Download(chunks, size, image if whole else None,
+                             shown[loc['id']], store)
         raise exceptions.NotFound('image %s has no readable location%s'
                                   % (image_id, ('; ' + '; '.join(errors))
                                      if errors else ''))
@@ -210,14 +219,17 @@ class ImageService:
         URL) to an image, recording the store that owns it.
 
         A queued image becomes active with the size read from the store;
-        for an active image the size must match.  Returns the image.
+        for an active image the size must match.  Returns the image.  The
+        caller's rights and the sharing rule are checked before the store
+        is asked anything about *url*.
         """
         store = self.registry.resolve(url)
         if store is None:
             raise exceptions.BadStoreUri('no enabled store owns location %s'
                                          % loc_mod.redact(url))
-        image = self.db.image_get(ctx, image_id)
-        if any(loc['url'] == url for loc in image['locations']):
+        self.db.check_location_add(ctx, image_id, url)
+        image, real = self.db.read_locations(ctx, image_id)
+        if any(loc['url'] == url for loc in real):
             raise exceptions.Duplicate('image %s already has location %s'
                                        % (image_id, loc_mod.redact(url)))
         size = self.registry.get_size(url, store=store)
@@ -261,6 +273,33 @@ class ImageService:
         return self.db.image_get(ctx, image_id)
 
 
+def _check_data(data, size):
+    """Invalid, before anything is created, unless *data* is bytes, a binary
+    file object or an iterable (of bytes: checked as it is read) and *size*
+    a byte count."""
+    if isinstance(size, bool) or not isinstance(size, int) or \
+            not 0 <= size < 2 ** 63:
+        raise exceptions.Invalid('image size must be a number of bytes, not %s'
+                                 % (_kind(size),))
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return
+    if isinstance(data, io.TextIOBase):
+        raise exceptions.Invalid('image data must be a binary file, not a '
+                                 'text file')
+    if callable(getattr(data, 'read', None)):
+        return
+    if isinstance(data, (str, dict)) or not hasattr(data, '__iter__'):
+        raise exceptions.Invalid('image data must be bytes, a binary file or '
+                                 'an iterable of bytes, not %s' % _kind(data))
+
+
+def _kind(value):
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            value.bit_length() <= 64:
+        return repr(value)
+    return 'a %s' % type(value).__name__
+
+
 def _limited(data, room, image):
     """Yield *data* in blocks, raising StorageQuotaFull past *room* bytes."""
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -286,7 +325,7 @@ class _Download:
     def __init__(self, chunks, size, image, loc, store):
         self._chunks = chunks
         self.size = size
-        self.location = loc
+        self.location = loc     # as the caller may see it (redacted)
         self.store = store
         self._image = image
         self._seen = 0

@@ -12,18 +12,18 @@ import sqlalchemy as sa
 
 from store_kit import exceptions
 from store_kit.catalog import filters as filtering
-from store_kit.catalog import models, schema, visibility
+from store_kit.catalog import models, schema, values as checks, visibility
 from store_kit.catalog.bulk import BulkMixin
 from store_kit.catalog.copies import CopiesMixin
 from store_kit.catalog.dependencies import DependenciesMixin
 from store_kit.catalog.leases import LeasesMixin, release_dead_local
 from store_kit.catalog.engine import make_engine, run_in_transaction
-from store_kit.catalog.locations import LocationsMixin
+from store_kit.catalog.locations import LocationsMixin, location_entries
 from store_kit.catalog.members import MembersMixin
-from store_kit.catalog.properties import PropertiesTagsMixin
+from store_kit.catalog.properties import PropertiesTagsMixin, property_items, tag_values
 from store_kit.catalog.repair import RepairMixin
-from store_kit.catalog.rows import (check_keys, image_values, location_dict,
-                                    utcnow)
+from store_kit.catalog.rows import (check_keys, choice, for_caller, image_values,
+                                    location_dict, utcnow)
 
 images = models.images
 properties = models.properties
@@ -97,7 +97,8 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         if for_update:
             query = query.with_for_update()
         row = conn.execute(query).mappings().first()
-        if row is not None:
+        # exact, whatever the engine's collation: the row found is this id
+        if row is not None and row['id'] == str(image_id):
             image = dict(row)
             hidden = image['deleted'] and (live or not (force_show_deleted or ctx.is_admin))
             if not hidden and visibility.is_visible(ctx, image, self._member_lookup(conn)):
@@ -145,28 +146,60 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
     def _load(self, conn, ctx, image_id, **kwargs):
         return self._hydrate(conn, [self._image_row(conn, ctx, image_id, **kwargs)])[0]
 
+    def _shown(self, conn, ctx, image_id, **kwargs):
+        """The image as ``ctx`` may see it: location secrets redacted
+        unless ``ctx`` is an admin."""
+        image = self._load(conn, ctx, image_id, **kwargs)
+        for_caller(ctx, [image])
+        return image
+
     def image_get(self, ctx, image_id, force_show_deleted=False):
-        """One image, or ImageNotFound (missing and invisible look the same)."""
-        return self._run(lambda conn: self._load(conn, ctx, image_id,
-                                                 force_show_deleted=force_show_deleted),
+        """One image, or ImageNotFound (missing and invisible look the same).
+
+        Location URLs keep their credentials and query strings for admins
+        only (the same holds for every method that returns locations).
+        """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        return self._run(lambda conn: self._shown(conn, ctx, image_id,
+                                                  force_show_deleted=force_show_deleted),
                          what='image %s' % (image_id,))
+
+    def read_locations(self, ctx, image_id):
+        """``(image, locations)`` for reading data on ``ctx``'s behalf.
+
+        ``image`` is what :meth:`image_get` returns to ``ctx``; ``locations``
+        are its active locations (same ids, same order) with their real
+        URLs, credentials included. Use them to read the data
+        (:class:`~store_kit.images.ImageService` does); never return them to
+        a non-admin caller.
+        """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
+        def fn(conn):
+            image = self._load(conn, ctx, image_id)
+            real = [dict(loc, metadata=dict(loc['metadata'])) for loc in image['locations']]
+            for_caller(ctx, [image])
+            return image, real
+        return self._run(fn, what='image %s' % (image_id,))
 
     def image_get_all(self, ctx, filters=None, marker=None, limit=None, sort_key=None,
                       sort_dir=None, member_status='accepted', is_public=None,
                       admin_as_user=False, return_tag=False):
         """A page of images visible to ``ctx``; see doc/catalog.md for filters."""
-        filters = dict(filters or {})
+        checks.caller(ctx)
+        filters = checks.mapping('filters', filters, nullable=True)
         wanted = filters.pop('visibility', None)
-        if wanted is not None and wanted not in visibility.LIST_VISIBILITIES:
-            raise exceptions.Invalid('unknown visibility %r' % (wanted,))
-        if member_status not in models.MEMBER_STATUSES + ('all',):
-            raise exceptions.Invalid('unknown member_status %r' % (member_status,))
+        if wanted is not None:
+            choice('visibility filter', wanted, visibility.LIST_VISIBILITIES)
+        choice('member_status', member_status, models.MEMBER_STATUSES + ('all',))
         if limit is not None:
-            limit = filtering.parse_int('limit', limit)
-            if limit < 0:
-                raise exceptions.Invalid('limit %r is negative' % (limit,))
+            limit = filtering.parse_int('limit', limit, low=0)
+        if marker is not None:
+            marker = checks.image_id(marker, 'marker')
         spec = filtering.sort_spec(sort_key, sort_dir)
-        filtering.filter_clauses(filters)          # validate before any I/O
+        filters = filtering.checked(filters)       # validate before any I/O
         clauses = []
         deleted = filtering.deleted_clause(filters)
         if deleted is not None:
@@ -197,11 +230,18 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
                 rows += conn.execute(query).mappings().all()
                 if limit is not None and len(rows) >= limit:
                     break
-            return self._hydrate(conn, rows, with_tags=return_tag)
+            found = self._hydrate(conn, rows, with_tags=return_tag)
+            for_caller(ctx, found)
+            return found
         return self._run(fn, what='image list')
 
     def is_image_visible(self, ctx, image, status=None):
         """Whether ``ctx`` may see ``image`` (a dict with id, owner, visibility)."""
+        checks.caller(ctx)
+        image = checks.mapping('image', image)
+        checks.image_id(image.get('id'))
+        if status is not None:
+            choice('member status', status, models.MEMBER_STATUSES)
         return self._run(lambda conn: visibility.is_visible(
             ctx, image, self._member_lookup(conn), mode='get', member_status=status))
 
@@ -213,10 +253,11 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
 
     def image_create(self, ctx, values):
         """Create an image (with properties, tags and locations); returns it."""
-        values = dict(values)
+        checks.caller(ctx)
+        values = checks.mapping('image values', values)
         check_keys('image', values, set(images.c.keys()) - {'deleted', 'deleted_at'},
                    CHILDREN)
-        children = {k: values.pop(k) for k in CHILDREN if k in values}
+        children = _children({k: values.pop(k) for k in CHILDREN if k in values})
         now = utcnow()
         row = image_values(values, create=True)
         row.setdefault('id', str(uuid.uuid4()))
@@ -230,8 +271,10 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         def fn(conn):
             conn.execute(images.insert().values(row))
             self._write_children(conn, ctx, row['id'], children, purge_props=False, now=now)
-            return self._hydrate(conn, [conn.execute(
+            image = self._hydrate(conn, [conn.execute(
                 sa.select(images).where(images.c.id == row['id'])).mappings().one()])[0]
+            for_caller(ctx, [image])
+            return image
         return self._run(fn, write=True, what='image %s' % row['id'])
 
     def image_update(self, ctx, image_id, values, purge_props=False, from_state=None):
@@ -240,12 +283,16 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         ``from_state`` makes it a compare-and-set on status (Conflict if the
         image is in another status). ``purge_props`` drops properties not given.
         """
-        values = dict(values)
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        values = checks.mapping('image values', values)
         check_keys('image', values,
                    set(images.c.keys()) - {'id', 'created_at', 'deleted', 'deleted_at'},
                    CHILDREN)
-        children = {k: values.pop(k) for k in CHILDREN if k in values}
+        children = _children({k: values.pop(k) for k in CHILDREN if k in values})
         cols = image_values(values, create=False)
+        if from_state is not None:
+            choice('image status', from_state, models.IMAGE_STATUSES)
 
         def fn(conn):
             image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
@@ -260,17 +307,18 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
             conn.execute(images.update().where(images.c.id == image['id'])
                          .values({'updated_at': now, **cols}))
             self._write_children(conn, ctx, image['id'], children, purge_props, now)
-            return self._load(conn, ctx, image['id'])
+            return self._shown(conn, ctx, image['id'])
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
     def _write_children(self, conn, ctx, image_id, children, purge_props, now):
+        """Write the children checked by :func:`_children`."""
         if 'properties' in children or purge_props:
-            self._set_properties(conn, image_id, children.get('properties') or {},
+            self._set_properties(conn, image_id, children.get('properties', {}),
                                  purge_props, now)
         if 'tags' in children:
-            self._set_tags(conn, image_id, children['tags'] or [], now)
+            self._set_tags(conn, image_id, children['tags'], now)
         if 'locations' in children:
-            self._replace_locations(conn, ctx, image_id, children['locations'] or [], now)
+            self._replace_locations(conn, ctx, image_id, children['locations'], now)
 
     def image_destroy(self, ctx, image_id, delayed=False):
         """Soft-delete an image with its properties, tags and members.
@@ -279,6 +327,9 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         ``delayed=True``, for the scrubber). Refused with ImageInUse while
         another image depends on it; its own dependency edges are removed.
         """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
         def fn(conn):
             self._lock_graph(conn)
             image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
@@ -300,7 +351,7 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
                 conn.execute(table.update().where(
                     table.c.image_id == image['id'], table.c.deleted == sa.false())
                     .values(deleted=True, deleted_at=now, updated_at=now))
-            return self._load(conn, ctx, image['id'], force_show_deleted=True)
+            return self._shown(conn, ctx, image['id'], force_show_deleted=True)
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
     def image_restore(self, ctx, image_id):
@@ -310,6 +361,9 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         tags and members removed by :meth:`image_destroy` come back. Conflict
         if a scrubber holds a live lease on one of its locations.
         """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
         def fn(conn):
             image = self._image_row(conn, ctx, image_id, force_show_deleted=True,
                                     for_update=True)
@@ -340,13 +394,26 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
                         .values(deleted=False, deleted_at=None, updated_at=now))
             conn.execute(images.update().where(images.c.id == image['id']).values(
                 status='active', deleted=False, deleted_at=None, updated_at=now))
-            return self._load(conn, ctx, image['id'])
+            return self._shown(conn, ctx, image['id'])
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
     def _mutable_image(self, conn, ctx, image_id):
         image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
         self._require_mutable(ctx, image)
         return image
+
+
+def _children(given):
+    """Properties, tags and locations of image values, checked before any I/O."""
+    checked = {}
+    if 'properties' in given:
+        checked['properties'] = property_items(
+            checks.mapping('image properties', given['properties'], nullable=True))
+    if 'tags' in given:
+        checked['tags'] = tag_values(given['tags'] or [])
+    if 'locations' in given:
+        checked['locations'] = location_entries(given['locations'] or [])
+    return checked
 
 
 def _build_children_query(with_tags):

@@ -17,13 +17,18 @@ import sqlalchemy as sa
 
 from store_kit import exceptions, leases
 from store_kit import location as loc_mod
-from store_kit.catalog import models
+from store_kit.catalog import models, values as checks
 from store_kit.catalog.bulk import STORE_EXPR
 from store_kit.catalog.rows import location_dict, utcnow
 
 copy_leases = models.copy_leases
 images = models.images
 locations = models.locations
+
+
+def _lease_key(image_id, target, owner):
+    return (checks.image_id(image_id), checks.text('target store', target, max_length=255),
+            checks.text('lease owner', owner, max_length=255))
 
 
 class CopiesMixin:
@@ -33,6 +38,9 @@ class CopiesMixin:
     def acquire_copy_lease(self, image_id, target, owner, lease_seconds):
         """Lease (*image_id*, *target*) to *owner*; False if someone else
         holds a live lease on it."""
+        image_id, target, owner = _lease_key(image_id, target, owner)
+        lease_seconds = checks.seconds('lease_seconds', lease_seconds)
+
         def fn(conn):
             now = utcnow()
             until = now + datetime.timedelta(seconds=lease_seconds)
@@ -52,6 +60,8 @@ class CopiesMixin:
 
     def renew_copy_lease(self, image_id, target, owner, lease_seconds):
         """Extend *owner*'s lease; False when it is no longer *owner*'s."""
+        image_id, target, owner = _lease_key(image_id, target, owner)
+        lease_seconds = checks.seconds('lease_seconds', lease_seconds)
         until = utcnow() + datetime.timedelta(seconds=lease_seconds)
         return self._run(lambda conn: bool(conn.execute(copy_leases.update().where(
             copy_leases.c.image_id == image_id, copy_leases.c.target == target,
@@ -60,6 +70,7 @@ class CopiesMixin:
 
     def release_copy_lease(self, image_id, target, owner):
         """Drop *owner*'s lease (a no-op when it is someone else's)."""
+        image_id, target, owner = _lease_key(image_id, target, owner)
         self._run(lambda conn: conn.execute(copy_leases.delete().where(
             copy_leases.c.image_id == image_id, copy_leases.c.target == target,
             copy_leases.c.lease_owner == owner)), write=True,
@@ -75,6 +86,12 @@ class CopiesMixin:
         still active, becomes ``pending_delete`` in the same transaction.
         The lease is released.  Returns the new location.
         """
+        image_id, target, owner = _lease_key(image_id, target, owner)
+        url = checks.url('location url', url)
+        metadata = checks.json_dict('location metadata', metadata)
+        if retire_location_id is not None:
+            retire_location_id = checks.location_id(retire_location_id)
+
         def fn(conn):
             image = conn.execute(sa.select(images.c.status, images.c.deleted).where(
                 images.c.id == image_id).with_for_update()).first()

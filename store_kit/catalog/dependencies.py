@@ -11,7 +11,7 @@ cycle, nor destroy an image while a dependency on it is being added.
 import sqlalchemy as sa
 
 from store_kit import exceptions
-from store_kit.catalog import models, visibility
+from store_kit.catalog import models, values as checks, visibility
 from store_kit.catalog.rows import utcnow
 
 edges = models.dependencies
@@ -70,8 +70,9 @@ class DependenciesMixin:
         caller cannot see (ImageNotFound), another owner's non-public target
         (Forbidden).
         """
-        targets = [target_ids] if isinstance(target_ids, str) else list(target_ids)
-        targets = list(dict.fromkeys(targets))
+        checks.caller(ctx)
+        source_id = checks.image_id(source_id)
+        targets = list(dict.fromkeys(checks.image_ids(target_ids, 'target image id')))
 
         def fn(conn):
             self._lock_graph(conn)
@@ -86,6 +87,7 @@ class DependenciesMixin:
                 if target_id in have:
                     continue
                 target = self._image_row(conn, ctx, target_id, live=True)
+                target_id = target['id']            # the stored spelling
                 if target['owner'] != source['owner'] and target['visibility'] != 'public':
                     raise exceptions.Forbidden(
                         'image %s cannot depend on image %s: it belongs to another owner '
@@ -101,6 +103,10 @@ class DependenciesMixin:
 
     def delete_hard_dependencies(self, ctx, source_id, target_id):
         """Remove the one edge ``source_id`` -> ``target_id`` (NotFound if absent)."""
+        checks.caller(ctx)
+        source_id = checks.image_id(source_id)
+        target_id = checks.image_id(target_id, 'target image id')
+
         def fn(conn):
             source = self._mutable_image(conn, ctx, source_id)
             gone = conn.execute(edges.delete().where(edges.c.source_id == source['id'],
@@ -111,6 +117,9 @@ class DependenciesMixin:
         return self._run(fn, write=True, what='dependency %s -> %s' % (source_id, target_id))
 
     def _related(self, ctx, image_id, direction):
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
         def fn(conn):
             image = self._image_row(conn, ctx, image_id)
             self._plan_recursion(conn)

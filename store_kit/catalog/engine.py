@@ -15,19 +15,31 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc as sa_exc
 from sqlalchemy.pool import StaticPool
 
-from store_kit import exceptions
+from store_kit import driver, exceptions
+from store_kit import location as loc_mod
 
 WRITE_OPTION = 'store_kit_write'
 MAX_ATTEMPTS = 12
+#: Longest driver message quoted in a CatalogUnavailable.
+_CAUSE_MAX = 200
 
 
 def make_engine(url):
-    """Create the engine for ``url`` with the settings its dialect needs."""
+    """Create the engine for ``url`` with the settings its dialect needs.
+
+    Every engine hides statement parameters (location URLs may hold
+    credentials) from log lines and error texts, and SQLAlchemy's loggers
+    get the drivers' secret filter (at DEBUG they log result rows).
+    """
     u = parse_url(url)
+    engine = _sqlite_engine(u) if u.get_backend_name() == 'sqlite' else _server_engine(u)
+    driver.filter_logs(('sqlalchemy',))     # its Engine logger exists from now on
+    return engine
+
+
+def _server_engine(u):
     backend = u.get_backend_name()
-    if backend == 'sqlite':
-        return _sqlite_engine(u)
-    kwargs = {}
+    kwargs = {'hide_parameters': True}
     if backend in ('mysql', 'mariadb'):
         # Same isolation as PostgreSQL's default: each statement sees the
         # latest committed rows once a lock is granted.
@@ -78,13 +90,13 @@ def parse_url(url):
 def _sqlite_engine(u):
     memory = u.database in (None, '', ':memory:')
     if memory:
-        engine = sa.create_engine(u, poolclass=StaticPool,
+        engine = sa.create_engine(u, poolclass=StaticPool, hide_parameters=True,
                                   connect_args={'check_same_thread': False})
     else:
         parent = os.path.dirname(os.path.abspath(u.database))
         os.makedirs(parent, exist_ok=True)
-        engine = sa.create_engine(u, connect_args={'check_same_thread': False,
-                                                   'timeout': 30})
+        engine = sa.create_engine(u, hide_parameters=True,
+                                  connect_args={'check_same_thread': False, 'timeout': 30})
 
     @event.listens_for(engine, 'connect')
     def _on_connect(dbapi_conn, _record):
@@ -133,8 +145,31 @@ def is_retryable(err):
     return 'database is locked' in msg or 'database is busy' in msg
 
 
-def translate(err, what='catalog'):
-    """Turn a driver error into a store_kit exception."""
+def cause(err, password=None):
+    """What the driver said, fit for a message: its first line, with the
+    credentials and query strings of URLs and the engine's ``password``
+    replaced, shortened; the error's class name when it said nothing."""
+    orig = getattr(err, 'orig', None) or err
+    try:
+        lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    except Exception:  # noqa: BLE001 -- a broken __str__ must not hide the error
+        lines = []
+    if not lines:
+        return type(orig).__name__
+    text = lines[0]
+    if password:
+        text = text.replace(str(password), '***')
+    text = loc_mod.redact_text(text)
+    if len(text) > _CAUSE_MAX:
+        text = text[:_CAUSE_MAX - 3] + '...'
+    return text
+
+
+def translate(err, what='catalog', password=None):
+    """Turn a driver error into a store_kit exception.
+
+    ``password`` (the engine URL's) never appears in the message.
+    """
     if isinstance(err, sa_exc.DataError):
         return exceptions.Invalid('%s: a value does not fit its column' % what)
     if isinstance(err, sa_exc.IntegrityError):
@@ -143,7 +178,7 @@ def translate(err, what='catalog'):
             return exceptions.Invalid('%s refers to a row that does not exist' % what)
         return exceptions.Duplicate('%s already exists' % what)
     return exceptions.CatalogUnavailable('catalog database error during %s: %s'
-                                         % (what, type(getattr(err, 'orig', err)).__name__))
+                                         % (what, cause(err, password)))
 
 
 def run_in_transaction(engine, fn, write=False, what='catalog', autocommit=False):
@@ -155,6 +190,7 @@ def run_in_transaction(engine, fn, write=False, what='catalog', autocommit=False
     are saved.
     """
     integrity_retried = False
+    password = engine.url.password
     for attempt in range(MAX_ATTEMPTS):
         try:
             with engine.connect() as conn:
@@ -170,10 +206,10 @@ def run_in_transaction(engine, fn, write=False, what='catalog', autocommit=False
             if write and not integrity_retried:
                 integrity_retried = True
                 continue
-            raise translate(err, what) from None
+            raise translate(err, what, password) from None
         except sa_exc.DBAPIError as err:
             if is_retryable(err) and attempt < MAX_ATTEMPTS - 1:
                 time.sleep(min(0.5, 0.005 * (2 ** attempt)) * random.random())
                 continue
-            raise translate(err, what) from None
+            raise translate(err, what, password) from None
     raise exceptions.CatalogUnavailable('%s: too many retries' % what)

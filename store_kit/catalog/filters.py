@@ -12,7 +12,8 @@ import datetime
 import sqlalchemy as sa
 
 from store_kit import exceptions
-from store_kit.catalog import models
+from store_kit.catalog import models, values as checks
+from store_kit.catalog.properties import property_items, tag_values
 
 images = models.images
 
@@ -29,15 +30,16 @@ SPECIAL = ('deleted', 'changes-since', 'properties', 'tags')
 
 
 def parse_bool(name, value):
-    """Accept real booleans and the usual strings."""
+    """Accept real booleans, 0/1 and the usual strings."""
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    text = value.strip().lower() if isinstance(value, str) else (
+        str(value) if isinstance(value, int) and value in (0, 1) else None)
     if text in ('true', '1', 'yes', 'on'):
         return True
     if text in ('false', '0', 'no', 'off'):
         return False
-    raise exceptions.Invalid('filter %s: %r is not a boolean' % (name, value))
+    raise exceptions.Invalid('filter %s: %s is not a boolean' % (name, checks.shown(value)))
 
 
 def parse_time(name, value):
@@ -45,21 +47,25 @@ def parse_time(name, value):
     if isinstance(value, datetime.datetime):
         ts = value
     else:
+        text = checks.text('filter %s' % name, value)
         try:
-            ts = datetime.datetime.fromisoformat(str(value).strip().replace('Z', '+00:00'))
+            ts = datetime.datetime.fromisoformat(text.strip().replace('Z', '+00:00'))
         except ValueError:
-            raise exceptions.Invalid('filter %s: %r is not an ISO 8601 time'
-                                     % (name, value)) from None
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return ts
+            raise exceptions.Invalid('filter %s: %s is not an ISO 8601 time'
+                                     % (name, checks.shown(value))) from None
+    return checks.timestamp('filter %s' % name, ts)
 
 
-def parse_int(name, value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise exceptions.Invalid('filter %s: %r is not an integer' % (name, value)) from None
+def parse_int(field, value, low=checks.BIGINT[0]):
+    """An integer (or its decimal string) from ``low`` to BIGINT's maximum."""
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            value = int(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise exceptions.Invalid('%s: %s is not an integer' % (field, checks.shown(value)))
+    return checks.integer(field, value, low, checks.BIGINT[1])
 
 
 def _in_list(value):
@@ -68,6 +74,10 @@ def _in_list(value):
     if isinstance(value, (list, tuple, set, frozenset)):
         return list(value)
     return None
+
+
+def _text(name, value):
+    return checks.text('filter %s' % name, value)
 
 
 def _column_filter(name, value, parse):
@@ -89,8 +99,9 @@ def _time_filter(name, value):
             head, sep, rest = item.partition(':')
             if sep and head.isalpha():
                 if head not in TIME_OPERATORS:
-                    raise exceptions.Invalid('filter %s: unknown operator %r (use %s)'
-                                             % (name, head, '/'.join(TIME_OPERATORS)))
+                    raise exceptions.Invalid('filter %s: unknown operator %s (use %s)'
+                                             % (name, checks.shown(head),
+                                                '/'.join(TIME_OPERATORS)))
                 op, text = head, rest
         ts = parse_time(name, text)
         clauses.append(getattr(col, TIME_OPERATORS[op])(ts))
@@ -118,15 +129,28 @@ def _child_exists(table, per_row, **eq):
 
 
 def child_filters(filters):
-    """The (table, conditions) of each property and tag filter."""
+    """The (table, conditions) of each property and tag filter (checked ones)."""
     found = []
     for key, val in ((filters or {}).get('properties') or {}).items():
-        found.append((models.properties, {'name': key,
-                                          'value': None if val is None else str(val)}))
-    tags = (filters or {}).get('tags') or []
-    for tag in [tags] if isinstance(tags, str) else tags:
+        found.append((models.properties, {'name': key, 'value': val}))
+    for tag in (filters or {}).get('tags') or []:
         found.append((models.tags, {'value': tag}))
     return found
+
+
+def checked(filters):
+    """``filters`` with every value checked (Invalid naming it) and property
+    and tag filters normalised; :func:`filter_clauses` then builds from it."""
+    filters = dict(filters)
+    if filters.get('properties') is not None:
+        filters['properties'] = property_items(
+            checks.mapping('filter properties', filters['properties']), 'filter property')
+    if filters.get('tags') is not None:
+        filters['tags'] = tag_values(filters['tags'], 'filter tag')
+    filter_clauses(filters)
+    if 'deleted' in filters:
+        deleted_clause(filters)
+    return filters
 
 
 def all_dense(conn, filters):
@@ -154,26 +178,24 @@ def filter_clauses(filters, per_row=False):
     """
     clauses = []
     for name, value in (filters or {}).items():
+        if not isinstance(name, str):
+            raise exceptions.Invalid('unknown filter %s' % (checks.shown(name),))
         if name in EQ_COLUMNS:
-            clauses.append(_column_filter(name, value, lambda n, v: v))
+            clauses.append(_column_filter(name, value, _text))
         elif name in BOOL_COLUMNS:
             clauses.append(_column_filter(name, value, parse_bool))
         elif name in TIME_COLUMNS:
             clauses.append(_time_filter(name, value))
         elif name.endswith(('_min', '_max')) and name[:-4] in NUMERIC_COLUMNS:
             col = images.c[name[:-4]]
-            bound = parse_int(name, value)
+            bound = parse_int('filter %s' % name, value)
             clauses.append(col >= bound if name.endswith('_min') else col <= bound)
         elif name == 'changes-since':
             clauses.append(images.c.updated_at >= parse_time(name, value))
-        elif name == 'properties' and not isinstance(value, dict):
-            raise exceptions.Invalid('filter properties: %r is not a dict' % (value,))
-        elif name in ('properties', 'tags'):
-            continue
-        elif name == 'deleted':
+        elif name in ('properties', 'tags', 'deleted'):
             continue
         else:
-            raise exceptions.Invalid('unknown filter %r' % (name,))
+            raise exceptions.Invalid('unknown filter %s' % (checks.shown(name),))
     for table, eq in child_filters(filters):
         clauses.append(_child_exists(table, per_row, **eq))
     return clauses
@@ -183,7 +205,7 @@ def deleted_clause(filters):
     """Deleted images are hidden unless ``deleted`` or ``changes-since`` is given."""
     filters = filters or {}
     if 'deleted' in filters:
-        if filters['deleted'] in ('all', None):
+        if filters['deleted'] is None or filters['deleted'] == 'all':
             return None
         return images.c.deleted == parse_bool('deleted', filters['deleted'])
     if 'changes-since' in filters:
@@ -193,25 +215,39 @@ def deleted_clause(filters):
 
 def sort_spec(sort_key=None, sort_dir=None):
     """Normalise sort keys and directions; ``id`` ends every order."""
-    keys = [sort_key] if isinstance(sort_key, str) else list(sort_key or ['created_at'])
-    dirs = [sort_dir] if isinstance(sort_dir, str) else list(sort_dir or [])
+    keys = _names('sort_key', sort_key) or ['created_at']
+    dirs = _names('sort_dir', sort_dir)
     for key in keys:
         if key not in SORT_KEYS:
-            raise exceptions.Invalid('unknown sort key %r (known: %s)'
-                                     % (key, ', '.join(SORT_KEYS)))
+            raise exceptions.Invalid('unknown sort key %s (known: %s)'
+                                     % (checks.shown(key), ', '.join(SORT_KEYS)))
     if not dirs:
         dirs = ['desc'] * len(keys)
     elif len(dirs) == 1:
         dirs = dirs * len(keys)
     elif len(dirs) != len(keys):
-        raise exceptions.Invalid('sort_dir %r does not match sort_key %r' % (sort_dir, sort_key))
+        raise exceptions.Invalid('sort_dir %s does not match sort_key %s'
+                                 % (', '.join(dirs), ', '.join(keys)))
     for d in dirs:
         if d not in ('asc', 'desc'):
-            raise exceptions.Invalid('unknown sort direction %r (asc or desc)' % (d,))
+            raise exceptions.Invalid('unknown sort direction %s (asc or desc)'
+                                     % (checks.shown(d),))
     spec = list(zip(keys, dirs))
     if 'id' not in keys:
         spec.append(('id', dirs[0]))
     return spec
+
+
+def _names(what, value):
+    """A sort_key/sort_dir argument (None, one name or a list) as a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise exceptions.Invalid('%s must be a name or a list of names, not %s'
+                                 % (what, checks.shown(value)))
+    return list(value)
 
 
 def _components(spec, non_null=()):

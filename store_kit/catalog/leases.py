@@ -6,7 +6,7 @@ import datetime
 import sqlalchemy as sa
 
 from store_kit import leases
-from store_kit.catalog import models
+from store_kit.catalog import models, values as checks
 from store_kit.catalog.rows import utcnow
 
 locations = models.locations
@@ -40,10 +40,12 @@ class LeasesMixin:
         """Extend *owner*'s leases on these pending_delete locations by
         *lease_seconds* from now; returns the ids still leased to it (a
         location restored or taken over meanwhile is not among them)."""
-        ids = list(location_ids)
+        ids = [checks.location_id(i) for i in checks.sequence('location_ids', location_ids)]
+        owner = checks.text('lease owner', owner)
         if not ids:
             return []
-        until = utcnow() + datetime.timedelta(seconds=lease_seconds)
+        until = utcnow() + datetime.timedelta(
+            seconds=checks.seconds('lease_seconds', lease_seconds))
         mine = [locations.c.id.in_(ids), locations.c.status == 'pending_delete',
                 locations.c.lease_owner == owner]
 

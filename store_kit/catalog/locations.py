@@ -18,9 +18,10 @@ import sqlalchemy as sa
 
 from store_kit import exceptions
 from store_kit import location as loc_mod
-from store_kit.catalog import models
+from store_kit.catalog import models, values as checks
 from store_kit.catalog.bulk import SET_STORE_SQL
-from store_kit.catalog.rows import check_keys, location_dict, utcnow
+from store_kit.catalog.rows import (check_keys, choice, for_caller, location_dict,
+                                    looks_redacted, utcnow)
 
 locations = models.locations
 images = models.images
@@ -34,38 +35,75 @@ TRANSITIONS = {
 
 def check_transition(location_id, old, new):
     """Invalid unless ``old -> new`` is an allowed status change."""
-    if new not in models.LOCATION_STATUSES:
-        raise exceptions.Invalid('unknown location status %r (one of %s)'
-                                 % (new, ', '.join(models.LOCATION_STATUSES)))
+    choice('location status', new, models.LOCATION_STATUSES)
     if new not in TRANSITIONS[old]:
         raise exceptions.Invalid('location %s cannot go from %s to %s'
                                  % (location_id, old, new))
 
 
+def location_entry(location, with_id=False):
+    """A location dict checked before any I/O: ``url`` storable text,
+    ``metadata`` JSON, ``status`` known (None: absent), ``id`` an integer."""
+    location = checks.mapping('location', location)
+    check_keys('location', location,
+               {'url', 'metadata', 'status'} | ({'id'} if with_id else set()))
+    checked = {}
+    if location.get('id') is not None:
+        checked['id'] = checks.location_id(location['id'])
+    if 'url' in location:
+        checked['url'] = checks.url('location url', location['url'])
+    if 'metadata' in location:
+        checked['metadata'] = checks.json_dict('location metadata', location['metadata'])
+    if location.get('status') is not None:
+        checked['status'] = choice('location status', location['status'],
+                                   models.LOCATION_STATUSES)
+    return checked
+
+
+def location_entries(wanted):
+    """The checked entries of a ``locations`` list (image create/update)."""
+    if not isinstance(wanted, (list, tuple)):
+        raise exceptions.Invalid('locations must be a list, not %s' % (checks.shown(wanted),))
+    return [location_entry(loc, with_id=True) for loc in wanted]
+
+
 def _location_values(image_id, location, now):
-    check_keys('location', location, {'url', 'metadata', 'status'})
+    """The row of a new location (``location`` checked by :func:`location_entry`)."""
     url = location.get('url')
-    if not isinstance(url, str) or not url:
+    if url is None:
         raise exceptions.Invalid('image %s: location without a url' % (image_id,))
+    _refuse_redacted(image_id, url)
     metadata = location.get('metadata') or {}
-    if not isinstance(metadata, dict):
-        raise exceptions.Invalid('image %s: location metadata must be a dict' % (image_id,))
     status = location.get('status', 'active')
     if status not in ('active', 'pending_delete'):
         raise exceptions.Invalid('image %s: a new location is active or pending_delete, '
-                                 'not %r' % (image_id, status))
+                                 'not %s' % (image_id, status))
     return {'image_id': image_id, 'url': url, 'url_key': loc_mod.url_key(url),
             'meta_data': metadata, 'status': status,
             'delete_time': now if status == 'pending_delete' else None,
             'created_at': now, 'updated_at': now, 'attempts': 0}
 
 
-def _cutoff(older_than, now):
-    if older_than is None:
-        return now
-    if isinstance(older_than, datetime.datetime):
-        return older_than
-    return now - datetime.timedelta(seconds=float(older_than))
+def _refuse_redacted(image_id, url):
+    if looks_redacted(url):
+        raise exceptions.Invalid(
+            'image %s: location %s is a redacted URL; it names no location of this image '
+            'and cannot be stored' % (image_id, loc_mod.redact(url)))
+
+
+def _error_text(error):
+    """``error`` as storable text: never fails, never longer than 4000."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 -- any object may be handed in
+        text = type(error).__name__
+    text = text.encode('utf-8', 'backslashreplace').decode('utf-8').replace('\x00', '\\x00')
+    return loc_mod.redact_text(text)[:4000]
+
+
+def _url_keys(url_keys):
+    return sorted({checks.text('url key', k, max_length=64)
+                   for k in checks.sequence('url_keys', url_keys)})
 
 
 class LocationsMixin:
@@ -118,9 +156,12 @@ class LocationsMixin:
         if 'url' in values:
             if not isinstance(values['url'], str) or not values['url']:
                 raise exceptions.Invalid('image %s: location without a url' % (image_id,))
-            if values['url'] != row.url:
+            if values['url'] in (row.url, loc_mod.redact(row.url)):
+                del values['url']           # unchanged, as read (maybe redacted)
+            else:
+                _refuse_redacted(image_id, values['url'])
                 self._check_not_shared(conn, ctx, image_id, values['url'])
-            values['url_key'] = loc_mod.url_key(values['url'])
+                values['url_key'] = loc_mod.url_key(values['url'])
         status = row.status if status is None else status
         check_transition(location_id, row.status, status)
         if status == 'active' and row.status == 'pending_delete' and \
@@ -149,22 +190,35 @@ class LocationsMixin:
         """Make ``wanted`` the image's active locations (image_update's ``locations``).
 
         Entries with an ``id`` update that location, others match an active
-        location by url or are added; active locations not named become deleted.
+        location by url (its real or its redacted form, as a non-admin read
+        it) or are added; active locations not named become deleted.
         """
         current = {r.id: r for r in conn.execute(sa.select(locations).where(
-            locations.c.image_id == image_id, locations.c.status == 'active'))}
+            locations.c.image_id == image_id, locations.c.status == 'active')
+            .order_by(locations.c.id))}
         by_url = {r.url: r.id for r in current.values()}
+        by_redacted = {}
+        for r in current.values():
+            by_redacted.setdefault(loc_mod.redact(r.url), []).append(r.id)
+        named = {loc.get('id') for loc in wanted}
         kept = set()
         for loc in wanted:
             loc = dict(loc)
-            loc_id = loc.pop('id', None) or by_url.get(loc.get('url'))
+            loc_id = loc.pop('id', None)
+            url = loc.get('url')
+            if loc_id is None and url is not None:
+                loc_id = by_url.get(url)
+                if loc_id is None:
+                    # locations whose URLs differ only in their secrets
+                    # redact alike: take them in order
+                    loc_id = next((i for i in by_redacted.get(url, ())
+                                   if i not in kept and i not in named), None)
             if loc_id is None:
                 self._insert_location(conn, ctx, image_id, loc, now)
                 continue
-            check_keys('location', loc, {'url', 'metadata', 'status'})
             changes = {}
             if 'metadata' in loc:
-                changes['meta_data'] = loc['metadata'] or {}
+                changes['meta_data'] = loc['metadata']
             if 'url' in loc:
                 changes['url'] = loc['url']
             self._change_location(conn, ctx, image_id, loc_id, now, loc.get('status'), **changes)
@@ -178,39 +232,66 @@ class LocationsMixin:
 
     def image_location_add(self, ctx, image_id, location):
         """Add ``{'url', 'metadata', 'status'}`` to an image; returns it with its id."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        location = location_entry(location)
+
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
             now = utcnow()
-            loc = self._insert_location(conn, ctx, image['id'], dict(location), now)
+            loc = self._insert_location(conn, ctx, image['id'], location, now)
             conn.execute(images.update().where(images.c.id == image['id'])
                          .values(updated_at=now))
+            for_caller(ctx, locations=[loc])
             return loc
         return self._run(fn, write=True, what='location of image %s' % (image_id,))
 
+    def check_location_add(self, ctx, image_id, url):
+        """Raise what ``image_location_add(ctx, image_id, {'url': url})``
+        would for the caller's rights (ImageNotFound, Forbidden), the URL
+        (Invalid) or data another image references (Forbidden), writing
+        nothing: lets a caller refuse before any store I/O on the URL."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        url = checks.url('location url', url)
+
+        def fn(conn):
+            image = self._image_row(conn, ctx, image_id, live=True)
+            self._require_mutable(ctx, image)
+            _refuse_redacted(image['id'], url)
+            self._check_not_shared(conn, ctx, image['id'], url)
+        self._run(fn, transaction=True, what='location of image %s' % (image_id,))
+
     def image_location_update(self, ctx, image_id, location):
         """Change a location's ``metadata``, ``url`` or ``status`` (by ``location['id']``)."""
-        location = dict(location)
-        check_keys('location', location, {'id', 'url', 'metadata', 'status'})
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        location = location_entry(location, with_id=True)
         if 'id' not in location:
             raise exceptions.Invalid('image %s: location update needs an id' % (image_id,))
         loc_id = location.pop('id')
         changes = {}
         if 'metadata' in location:
-            changes['meta_data'] = location['metadata'] or {}
+            changes['meta_data'] = location['metadata']
         if 'url' in location:
             changes['url'] = location['url']
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
-            return self._change_location(conn, ctx, image['id'], loc_id, utcnow(),
-                                         location.get('status'), **changes)
+            loc = self._change_location(conn, ctx, image['id'], loc_id, utcnow(),
+                                        location.get('status'), **changes)
+            for_caller(ctx, locations=[loc])
+            return loc
         return self._run(fn, write=True, what='location %s of image %s' % (loc_id, image_id))
 
     def image_location_delete(self, ctx, image_id, location_id, status, delete_time=None):
         """Mark a location ``pending_delete`` (scrubbed later) or ``deleted``."""
-        if status not in ('pending_delete', 'deleted'):
-            raise exceptions.Invalid('location %s: delete status must be pending_delete or '
-                                     'deleted, not %r' % (location_id, status))
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        location_id = checks.location_id(location_id)
+        choice('delete status of location %s' % location_id, status,
+               ('pending_delete', 'deleted'))
+        delete_time = checks.timestamp('delete_time', delete_time, nullable=True)
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
@@ -224,6 +305,10 @@ class LocationsMixin:
 
         ``image_id`` excludes that image (as in the seed API, for quota checks).
         """
+        checks.caller(ctx)
+        owner = checks.text('owner', owner)
+        if image_id is not None:
+            image_id = checks.image_id(image_id)
         if not ctx.is_admin and ctx.owner != owner:
             raise exceptions.Forbidden('project %s may not read the usage of %s'
                                        % (ctx.owner, owner))
@@ -243,7 +328,9 @@ class LocationsMixin:
         (see :func:`store_kit.location.url_key`), but those in
         ``exclude_ids``: ``[{'id', 'image_id', 'status'}]``.  Data may be
         deleted only when this is empty for every spelling of its URL."""
-        keys = sorted(set(url_keys))
+        keys = _url_keys(url_keys)
+        exclude_ids = [checks.location_id(i) for i in checks.sequence('exclude_ids',
+                                                                      exclude_ids)]
         if not keys:
             return []
         query = sa.select(locations.c.id, locations.c.image_id, locations.c.status).where(
@@ -255,7 +342,7 @@ class LocationsMixin:
 
     def referenced_keys(self, url_keys):
         """The subset of ``url_keys`` some non-deleted location has."""
-        keys = sorted(set(url_keys))
+        keys = _url_keys(url_keys)
         found = set()
         for i in range(0, len(keys), 1000):
             chunk = keys[i:i + 1000]
@@ -278,10 +365,15 @@ class LocationsMixin:
         wait for their ``next_attempt_at``. Returns dicts with id, image_id,
         url, metadata, delete_time, attempts.
         """
+        owner = checks.text('lease owner', owner, max_length=255)
+        limit = checks.integer('limit', limit, 0, checks.INTEGER[1])
+        lease_seconds = checks.seconds('lease_seconds', lease_seconds)
+        if image_id is not None:
+            image_id = checks.image_id(image_id)
         now = utcnow()
+        due_by = now if older_than is None else checks.cutoff('older_than', older_than, now)
         due = [locations.c.status == 'pending_delete',
-               sa.or_(locations.c.delete_time.is_(None),
-                      locations.c.delete_time <= _cutoff(older_than, now)),
+               sa.or_(locations.c.delete_time.is_(None), locations.c.delete_time <= due_by),
                sa.or_(locations.c.lease_until.is_(None), locations.c.lease_until < now),
                sa.or_(locations.c.next_attempt_at.is_(None),
                       locations.c.next_attempt_at <= now)]
@@ -310,6 +402,9 @@ class LocationsMixin:
         When it was the image's last pending_delete location and the image is
         soft-deleted or pending_delete, the image becomes ``deleted``.
         """
+        location_id = checks.location_id(location_id)
+        owner = checks.text('lease owner', owner)
+
         def fn(conn):
             image_id = conn.execute(sa.select(locations.c.image_id).where(
                 locations.c.id == location_id)).scalar()
@@ -339,13 +434,17 @@ class LocationsMixin:
 
     def fail_pending_delete(self, location_id, owner, error, retry_after_seconds=60):
         """Record a failed delete attempt and release the lease; False if not ours."""
+        location_id = checks.location_id(location_id)
+        owner = checks.text('lease owner', owner)
+        retry_after_seconds = checks.seconds('retry_after_seconds', retry_after_seconds)
+        error = _error_text(error)
         now = utcnow()
 
         def fn(conn):
             return bool(conn.execute(locations.update().where(
                 locations.c.id == location_id, locations.c.status == 'pending_delete',
                 locations.c.lease_owner == owner).values(
-                last_error=str(error)[:4000], attempts=locations.c.attempts + 1,
+                last_error=error, attempts=locations.c.attempts + 1,
                 next_attempt_at=now + datetime.timedelta(seconds=retry_after_seconds),
                 lease_owner=None, lease_until=None, updated_at=now)).rowcount)
         return self._run(fn, write=True, what='location %s' % (location_id,))

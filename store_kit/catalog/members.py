@@ -10,18 +10,19 @@ finds the winner's live row and reports Duplicate.
 import sqlalchemy as sa
 
 from store_kit import exceptions
-from store_kit.catalog import models
-from store_kit.catalog.rows import check_keys, member_dict, utcnow
+from store_kit.catalog import models, values as checks
+from store_kit.catalog.rows import check_keys, choice, member_dict, utcnow
 
 members = models.members
 images = models.images
 
 
 def _member_status(value):
-    if value not in models.MEMBER_STATUSES:
-        raise exceptions.Invalid('unknown member status %r (one of %s)'
-                                 % (value, ', '.join(models.MEMBER_STATUSES)))
-    return value
+    return choice('member status', value, models.MEMBER_STATUSES)
+
+
+def _member_id(value):
+    return checks.integer('member record id', value, 1, checks.INTEGER[1])
 
 
 class MembersMixin:
@@ -41,11 +42,11 @@ class MembersMixin:
         A deleted record for the pair is revived (same id, fresh timestamps);
         a live one gives Duplicate.
         """
-        values = dict(values)
+        checks.caller(ctx)
+        values = checks.mapping('member', values)
         check_keys('member', values, {'image_id', 'member', 'can_share', 'status'})
-        image_id, member = values.get('image_id'), values.get('member')
-        if not isinstance(member, str) or not member or len(member) > 255:
-            raise exceptions.Invalid('bad member %r' % (member,))
+        image_id = checks.image_id(values.get('image_id'))
+        member = checks.text('member', values.get('member'), max_length=255, empty=False)
         status = _member_status(values.get('status', 'pending'))
         can_share = bool(values.get('can_share', False))
 
@@ -84,7 +85,9 @@ class MembersMixin:
 
     def image_member_update(self, ctx, memb_id, values):
         """Set ``status`` (the member itself or an admin) or ``can_share`` (the owner)."""
-        values = dict(values)
+        checks.caller(ctx)
+        memb_id = _member_id(memb_id)
+        values = checks.mapping('member', values)
         check_keys('member', values, {'status', 'can_share'})
         if 'status' in values:
             _member_status(values['status'])
@@ -107,6 +110,9 @@ class MembersMixin:
 
     def image_member_delete(self, ctx, memb_id):
         """Soft-delete a member record (the image owner or an admin)."""
+        checks.caller(ctx)
+        memb_id = _member_id(memb_id)
+
         def fn(conn):
             row, image = self._member_row(conn, ctx, memb_id)
             self._require_mutable(ctx, image, 'remove members of')
@@ -118,6 +124,11 @@ class MembersMixin:
     def image_member_find(self, ctx, image_id=None, member=None, status=None,
                           include_deleted=False):
         """Member records the caller takes part in (as image owner or as member)."""
+        checks.caller(ctx)
+        if image_id is not None:
+            image_id = checks.image_id(image_id)
+        if member is not None:
+            member = checks.text('member', member)
         query = sa.select(members).join(images, images.c.id == members.c.image_id).where(
             images.c.deleted == sa.false())
         if image_id is not None:
@@ -138,6 +149,9 @@ class MembersMixin:
 
     def image_member_count(self, ctx, image_id):
         """Number of live members of a visible image."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
         def fn(conn):
             image = self._image_row(conn, ctx, image_id)
             return conn.execute(sa.select(sa.func.count()).where(

@@ -15,6 +15,34 @@ Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb'
 #: Location metadata: JSON, stored as JSONB on PostgreSQL.
 Json = sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')
 
+
+def binary_collation(dialect):
+    """The exact (binary, NO PAD) utf8mb4 collation of a MySQL/MariaDB server.
+
+    The servers' defaults fold case and accents and ignore trailing spaces.
+    MySQL before 8.0.17 has only ``utf8mb4_bin``, which still pads.
+    """
+    if getattr(dialect, 'is_mariadb', False):
+        return 'utf8mb4_nopad_bin'
+    version = getattr(dialect, 'server_version_info', None) or ()
+    return 'utf8mb4_0900_bin' if tuple(version) >= (8, 0, 17) else 'utf8mb4_bin'
+
+
+class Identifier(sa.types.TypeDecorator):
+    """A string that compares exactly on every engine: image ids, owners,
+    members (SQLite and PostgreSQL compare bytes already; MySQL/MariaDB
+    columns get :func:`binary_collation`)."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name in ('mysql', 'mariadb'):
+            return dialect.type_descriptor(
+                mysql.VARCHAR(self.impl.length, collation=binary_collation(dialect)))
+        return dialect.type_descriptor(sa.String(self.impl.length))
+
+
 IMAGE_STATUSES = ('queued', 'saving', 'uploading', 'importing', 'active',
                   'deactivated', 'killed', 'pending_delete', 'deleted')
 VISIBILITIES = ('private', 'shared', 'public', 'community')
@@ -28,11 +56,11 @@ PROPERTY_VALUE_MAX = 255
 
 images = sa.Table(
     'images', metadata,
-    sa.Column('id', sa.String(36), primary_key=True),
+    sa.Column('id', Identifier(36), primary_key=True),
     sa.Column('name', sa.String(255)),
     sa.Column('status', sa.String(30), nullable=False),
     sa.Column('visibility', sa.String(20), nullable=False),
-    sa.Column('owner', sa.String(255)),
+    sa.Column('owner', Identifier(255)),
     sa.Column('size', sa.BigInteger),
     sa.Column('virtual_size', sa.BigInteger),
     sa.Column('checksum', sa.String(32)),
@@ -70,7 +98,7 @@ images = sa.Table(
 properties = sa.Table(
     'properties', metadata,
     sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
+    sa.Column('image_id', Identifier(36), sa.ForeignKey('images.id'), nullable=False),
     sa.Column('name', sa.String(255), nullable=False),
     sa.Column('value', sa.String(PROPERTY_VALUE_MAX)),
     sa.Column('created_at', Timestamp, nullable=False),
@@ -84,7 +112,7 @@ properties = sa.Table(
 tags = sa.Table(
     'tags', metadata,
     sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
+    sa.Column('image_id', Identifier(36), sa.ForeignKey('images.id'), nullable=False),
     sa.Column('value', sa.String(255), nullable=False),
     sa.Column('created_at', Timestamp, nullable=False),
     sa.Column('updated_at', Timestamp, nullable=False),
@@ -97,7 +125,7 @@ tags = sa.Table(
 locations = sa.Table(
     'locations', metadata,
     sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
+    sa.Column('image_id', Identifier(36), sa.ForeignKey('images.id'), nullable=False),
     sa.Column('url', sa.Text, nullable=False),
     # store_kit.location.url_key(url): who else references this data
     sa.Column('url_key', sa.String(64), nullable=False),
@@ -123,8 +151,8 @@ locations = sa.Table(
 members = sa.Table(
     'members', metadata,
     sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), nullable=False),
-    sa.Column('member', sa.String(255), nullable=False),
+    sa.Column('image_id', Identifier(36), sa.ForeignKey('images.id'), nullable=False),
+    sa.Column('member', Identifier(255), nullable=False),
     sa.Column('can_share', sa.Boolean, nullable=False),
     sa.Column('status', sa.String(20), nullable=False),
     sa.Column('created_at', Timestamp, nullable=False),
@@ -138,8 +166,8 @@ members = sa.Table(
 
 dependencies = sa.Table(
     'dependencies', metadata,
-    sa.Column('source_id', sa.String(36), sa.ForeignKey('images.id'), primary_key=True),
-    sa.Column('target_id', sa.String(36), sa.ForeignKey('images.id'), primary_key=True),
+    sa.Column('source_id', Identifier(36), sa.ForeignKey('images.id'), primary_key=True),
+    sa.Column('target_id', Identifier(36), sa.ForeignKey('images.id'), primary_key=True),
     sa.Column('created_at', Timestamp, nullable=False),
     # covering: the recursive step reads source_id from the index alone
     sa.Index('ix_dependencies_target_id', 'target_id', 'source_id'),
@@ -149,7 +177,7 @@ dependencies = sa.Table(
 #: lease per (image, target) across every node.
 copy_leases = sa.Table(
     'copy_leases', metadata,
-    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), primary_key=True),
+    sa.Column('image_id', Identifier(36), sa.ForeignKey('images.id'), primary_key=True),
     sa.Column('target', sa.String(255), primary_key=True),
     sa.Column('lease_owner', sa.String(255), nullable=False),
     sa.Column('lease_until', Timestamp, nullable=False),

@@ -8,7 +8,7 @@ soft-deletes them so ``image_restore`` can bring them back.
 import sqlalchemy as sa
 
 from store_kit import exceptions
-from store_kit.catalog import models
+from store_kit.catalog import models, values as checks
 from store_kit.catalog.rows import check_keys, utcnow
 
 properties = models.properties
@@ -19,15 +19,12 @@ class PropertiesTagsMixin:
     """Property and tag methods of the Catalog."""
 
     def _set_properties(self, conn, image_id, props, purge, now):
-        if not isinstance(props, dict):
-            raise exceptions.Invalid('properties of image %s must be a dict, not %r'
-                                     % (image_id, type(props).__name__))
+        """Merge ``props`` (checked by :func:`property_items`) into the image's."""
         existing = {r.name: r for r in conn.execute(
             sa.select(properties.c.id, properties.c.name, properties.c.value,
                       properties.c.deleted).where(properties.c.image_id == image_id))}
         inserts, changes = [], []
         for name, value in props.items():
-            value = _property_value(image_id, name, value)
             old = existing.get(name)
             if old is None:
                 inserts.append({'image_id': image_id, 'name': name, 'value': value,
@@ -45,10 +42,8 @@ class PropertiesTagsMixin:
             if gone:
                 conn.execute(properties.delete().where(properties.c.id.in_(gone)))
 
-    def _set_tags(self, conn, image_id, values, now, replace=True):
-        if isinstance(values, str):
-            values = [values]
-        wanted = list(dict.fromkeys(_tag_value(image_id, v) for v in values))
+    def _set_tags(self, conn, image_id, wanted, now, replace=True):
+        """Give the image the tags ``wanted`` (checked by :func:`tag_values`)."""
         existing = {r.value: r for r in conn.execute(
             sa.select(tags.c.id, tags.c.value, tags.c.deleted)
             .where(tags.c.image_id == image_id))}
@@ -67,34 +62,43 @@ class PropertiesTagsMixin:
 
     def image_property_create(self, ctx, values):
         """Set one property: ``values = {'image_id', 'name', 'value'}``."""
-        values = dict(values)
+        checks.caller(ctx)
+        values = checks.mapping('property', values)
         check_keys('property', values, {'image_id', 'name', 'value'})
         for key in ('image_id', 'name'):
             if key not in values:
                 raise exceptions.Invalid('property needs %r' % (key,))
+        image_id = checks.image_id(values['image_id'])
+        [(name, value)] = property_items({values['name']: values.get('value')}).items()
 
         def fn(conn):
-            image = self._mutable_image(conn, ctx, values['image_id'])
-            self._set_properties(conn, image['id'], {values['name']: values.get('value')},
-                                 False, utcnow())
-            return {'image_id': image['id'], 'name': values['name'],
-                    'value': _property_value(image['id'], values['name'], values.get('value'))}
-        return self._run(fn, write=True, what='property %s of image %s'
-                         % (values['name'], values['image_id']))
+            image = self._mutable_image(conn, ctx, image_id)
+            self._set_properties(conn, image['id'], {name: value}, False, utcnow())
+            return {'image_id': image['id'], 'name': name, 'value': value}
+        return self._run(fn, write=True, what='property %s of image %s' % (name, image_id))
 
     def image_property_delete(self, ctx, prop_ref, image_ref):
         """Remove property ``prop_ref`` (its name) from image ``image_ref``."""
+        checks.caller(ctx)
+        image_ref = checks.image_id(image_ref)
+        prop_ref = checks.text('property name', prop_ref)
+
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_ref)
             done = conn.execute(properties.delete().where(
                 properties.c.image_id == image['id'], properties.c.name == prop_ref,
                 properties.c.deleted == sa.false())).rowcount
             if not done:
-                raise exceptions.NotFound('image %s has no property %r' % (image_ref, prop_ref))
+                raise exceptions.NotFound('image %s has no property %s'
+                                          % (image_ref, checks.shown(prop_ref)))
         return self._run(fn, write=True, what='property %s of image %s' % (prop_ref, image_ref))
 
     def image_tag_set_all(self, ctx, image_id, tags):
         """Replace the image's tags with ``tags``."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        tags = tag_values(tags)
+
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
             self._set_tags(conn, image['id'], tags, utcnow())
@@ -102,25 +106,39 @@ class PropertiesTagsMixin:
 
     def image_tag_create(self, ctx, image_id, value):
         """Add one tag (adding an existing tag changes nothing); returns it."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        [value] = tag_values([value])
+
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
             self._set_tags(conn, image['id'], [value], utcnow(), replace=False)
             return value
-        return self._run(fn, write=True, what='tag %r of image %s' % (value, image_id))
+        return self._run(fn, write=True, what='tag %s of image %s'
+                         % (checks.shown(value), image_id))
 
     def image_tag_delete(self, ctx, image_id, value):
         """Remove one tag; NotFound if the image does not carry it."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        value = checks.text('tag', value)
+
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
             done = conn.execute(tags.delete().where(
                 tags.c.image_id == image['id'], tags.c.value == value,
                 tags.c.deleted == sa.false())).rowcount
             if not done:
-                raise exceptions.NotFound('image %s has no tag %r' % (image_id, value))
-        return self._run(fn, write=True, what='tag %r of image %s' % (value, image_id))
+                raise exceptions.NotFound('image %s has no tag %s'
+                                          % (image_id, checks.shown(value)))
+        return self._run(fn, write=True, what='tag %s of image %s'
+                         % (checks.shown(value), image_id))
 
     def image_tag_get_all(self, ctx, image_id):
         """The image's tags, in the order they were added."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+
         def fn(conn):
             image = self._image_row(conn, ctx, image_id)
             return list(conn.execute(sa.select(tags.c.value).where(
@@ -129,19 +147,27 @@ class PropertiesTagsMixin:
         return self._run(fn, what='tags of image %s' % (image_id,))
 
 
-def _property_value(image_id, name, value):
-    if not isinstance(name, str) or not name or len(name) > 255:
-        raise exceptions.Invalid('image %s: bad property name %r' % (image_id, name))
-    if value is None:
-        return None
-    value = value if isinstance(value, str) else str(value)
-    if len(value) > models.PROPERTY_VALUE_MAX:
-        raise exceptions.Invalid('image %s: property %r is longer than %d characters'
-                                 % (image_id, name, models.PROPERTY_VALUE_MAX))
-    return value
+def property_items(props, what='property'):
+    """Checked ``{name: value}``: names are non-empty text of at most 255
+    characters, values None or text of at most PROPERTY_VALUE_MAX characters
+    (numbers and booleans are stored as their text)."""
+    checked = {}
+    for name, value in props.items():
+        name = checks.text('%s name' % what, name, max_length=255, empty=False)
+        field = '%s %s value' % (what, checks.shown(name))
+        if isinstance(value, (bool, float)) or (
+                isinstance(value, int) and value.bit_length() <= 64):
+            value = str(value)
+        checked[name] = checks.text(field, value, max_length=models.PROPERTY_VALUE_MAX,
+                                    nullable=True)
+    return checked
 
 
-def _tag_value(image_id, value):
-    if not isinstance(value, str) or not value or len(value) > 255:
-        raise exceptions.Invalid('image %s: bad tag %r' % (image_id, value))
-    return value
+def tag_values(tags, what='tag'):
+    """Checked tags, without repeats: one tag or a list of them."""
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, (list, tuple, set, frozenset)):
+        raise exceptions.Invalid('%ss must be a list, not %s' % (what, checks.shown(tags)))
+    return list(dict.fromkeys(checks.text(what, t, max_length=255, empty=False)
+                              for t in tags))

@@ -3,11 +3,9 @@ context): retiring a location whose data is gone or wrong, killing an upload
 that never finished.  Each is a compare-and-set: a row that changed since
 the check saw it is left alone."""
 
-import datetime
-
 import sqlalchemy as sa
 
-from store_kit.catalog import models
+from store_kit.catalog import models, values as checks
 from store_kit.catalog.rows import utcnow
 
 images = models.images
@@ -18,9 +16,7 @@ UPLOADING = ('saving',)
 
 
 def _cutoff(older_than):
-    if isinstance(older_than, datetime.datetime):
-        return older_than
-    return utcnow() - datetime.timedelta(seconds=float(older_than))
+    return checks.cutoff('older_than', older_than, utcnow())
 
 
 class RepairMixin:
@@ -30,6 +26,8 @@ class RepairMixin:
         """Live images still ``saving`` whose last change is older than
         *older_than* (a datetime, or seconds ago): ``[{'id', 'owner',
         'updated_at'}]`` by id."""
+        if limit is not None:
+            limit = checks.integer('limit', limit, 0, checks.INTEGER[1])
         query = sa.select(images.c.id, images.c.owner, images.c.updated_at).where(
             images.c.status.in_(UPLOADING), images.c.deleted == sa.false(),
             images.c.updated_at < _cutoff(older_than)).order_by(images.c.id)
@@ -41,11 +39,14 @@ class RepairMixin:
     def kill_stale_upload(self, image_id, older_than):
         """``saving`` -> ``killed`` if the image is still an upload older than
         *older_than*; True when it was killed."""
+        image_id = checks.image_id(image_id)
+        cutoff = _cutoff(older_than)
+
         def fn(conn):
             return bool(conn.execute(images.update().where(
                 images.c.id == image_id, images.c.status.in_(UPLOADING),
                 images.c.deleted == sa.false(),
-                images.c.updated_at < _cutoff(older_than)).values(
+                images.c.updated_at < cutoff).values(
                 status='killed', updated_at=utcnow())).rowcount)
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
@@ -54,6 +55,8 @@ class RepairMixin:
         ``deleted``; an active image left without an active location goes
         back to ``queued`` (as glance does).  True when the location was
         still active and has been retired."""
+        location_id = checks.location_id(location_id)
+
         def fn(conn):
             image_id = conn.execute(sa.select(locations.c.image_id).where(
                 locations.c.id == location_id)).scalar()

@@ -142,3 +142,14 @@ def test_chain_deeper_than_engine_recursion_defaults(db, p1):
     assert len(db.get_hard_dependencies(p1, ids[0])) == depth - 1
     with pytest.raises(exceptions.DependencyCycle):
         db.set_hard_dependencies(p1, ids[-1], [ids[0]])
+
+
+def test_self_dependency_by_another_spelling_is_not_an_edge(db, p1, mk):
+    """On a case-insensitive collation a.upper() found a and stored a -> a:
+    a could then never be destroyed."""
+    a = mk('a')
+    for alias in (a.upper(), a + ' '):
+        with pytest.raises((exceptions.ImageNotFound, exceptions.DependencyCycle)):
+            db.set_hard_dependencies(p1, a, [alias])
+    assert db.get_hard_dependencies(p1, a) == []
+    assert db.image_destroy(p1, a)['deleted']

@@ -1,5 +1,7 @@
 """Migrations build exactly the schema the models describe, on every engine."""
 
+import datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -77,9 +79,73 @@ def test_downgrade_to_base_removes_the_tables(empty_url):
 def test_unreachable_database_is_a_catalog_error_not_a_driver_error():
     from store_kit import exceptions
     from store_kit.context import RequestContext
-    db = Catalog('postgresql+psycopg://postgres@127.0.0.1:1/nowhere')
+    for url in ('postgresql+psycopg://postgres:s3cret@127.0.0.1:1/nowhere',
+                'mysql+pymysql://root:s3cret@127.0.0.1:1/nowhere'):
+        db = Catalog(url)
+        try:
+            with pytest.raises(exceptions.CatalogUnavailable,
+                               match='image abc: .*Connection refused') as info:
+                db.image_get(RequestContext('p1'), 'abc')
+            assert 's3cret' not in str(info.value)
+        finally:
+            db.dispose()
+
+
+def _foreign_keys(engine):
+    inspector = sa.inspect(engine)
+    return sorted((t, tuple(fk['constrained_columns']), fk['referred_table'])
+                  for t in inspector.get_table_names() for fk in inspector.get_foreign_keys(t))
+
+
+def _identifier_collations(engine):
+    inspector = sa.inspect(engine)
+    return {(t, c['name']): getattr(c['type'], 'collation', None)
+            for t in models.metadata.tables for c in inspector.get_columns(t)
+            if isinstance(models.metadata.tables[t].c[c['name']].type, models.Identifier)}
+
+
+def test_0004_makes_identifiers_exact_keeping_rows_and_foreign_keys(empty_url):
+    """0003 -> 0004 on a filled catalog: rows and foreign keys survive, ids,
+    owners and members then compare exactly; the downgrade undoes it."""
+    from alembic import command
+    from store_kit.context import RequestContext
+    db = Catalog(empty_url)
     try:
-        with pytest.raises(exceptions.CatalogUnavailable, match='image abc'):
-            db.image_get(RequestContext('p1'), 'abc')
+        with db.engine.begin() as conn:
+            command.upgrade(schema.alembic_config(conn), '0003')
+        fks = _foreign_keys(db.engine)
+        assert len(fks) == 7
+        now = datetime.datetime(2024, 1, 1)
+        with db.engine.begin() as conn:
+            for ident in ('img-a', 'img-b'):
+                conn.execute(models.images.insert().values(
+                    id=ident, owner='alice', status='active', visibility='shared',
+                    min_disk=0, min_ram=0, protected=False, os_hidden=False,
+                    created_at=now, updated_at=now, deleted=False))
+            conn.execute(models.members.insert().values(
+                image_id='img-a', member='bob', can_share=False, status='accepted',
+                created_at=now, updated_at=now, deleted=False))
+            conn.execute(models.dependencies.insert().values(
+                source_id='img-b', target_id='img-a', created_at=now))
+        db.create_schema()
+        assert _foreign_keys(db.engine) == fks
+        if db.dialect in ('mysql', 'mariadb'):
+            with db.engine.connect() as conn:
+                want = models.binary_collation(conn.dialect)
+            assert set(_identifier_collations(db.engine).values()) == {want}
+        assert [i['id'] for i in db.image_get_all(RequestContext('bob'))] == ['img-a']
+        assert db.image_get_all(RequestContext('BOB')) == []
+        assert db.image_get_all(RequestContext('ALICE')) == []
+        assert db.get_hard_dependencies(RequestContext('alice'), 'img-b') == ['img-a']
+        with pytest.raises(sa.exc.IntegrityError):  # the foreign keys hold, exactly
+            with db.engine.begin() as conn:
+                conn.execute(models.members.insert().values(
+                    image_id='IMG-A', member='carol', can_share=False, status='pending',
+                    created_at=now, updated_at=now, deleted=False))
+        with db.engine.begin() as conn:
+            command.downgrade(schema.alembic_config(conn), '0003')
+        assert _foreign_keys(db.engine) == fks
+        if db.dialect in ('mysql', 'mariadb'):
+            assert set(_identifier_collations(db.engine).values()) == {None}
     finally:
         db.dispose()

@@ -7,7 +7,9 @@ from store_kit import exceptions
 from store_kit.context import RequestContext
 from tests.catalog.helpers import clean
 
-PROJECTS = ('p1', 'p2', 'p3')
+#: names that differ only by case, accent or a trailing space: every engine
+#: must tell them apart (MariaDB's default collation did not)
+PROJECTS = ('alice', 'ALICE', 'alice ', 'alicé', 'bob')
 
 
 def make(db, ctx, visibility, **kw):

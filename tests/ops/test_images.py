@@ -1,8 +1,11 @@
 """ImageService: upload, download, delete, restore and location management."""
 
+import base64
 import hashlib
+import http.server
 import io
 import os
+import threading
 
 import pytest
 
@@ -432,3 +435,160 @@ def test_external_s3_location_loses_its_legacy_credentials(tmp_path, p1,
         assert [loc['url'] for loc in image['locations']] == [
             's3://s3.amazonaws.com/images/old']
         assert image['locations'][0]['metadata'] == {'store': 'cold'}
+
+
+# -- secrets in location URLs ---------------------------------------------------
+
+SECRET_USER, SECRET_PASSWORD, SIGNATURE = 'reader', 'pa55-hunter2', 'sig-0f1e2d'
+
+
+class _SigningHandler(http.server.BaseHTTPRequestHandler):
+    """Serves DATA at /img only with Basic auth and ?sig=SIGNATURE."""
+
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        self._serve(head=True)
+
+    def do_GET(self):
+        self._serve(head=False)
+
+    def _serve(self, head):
+        want = 'Basic ' + base64.b64encode(
+            ('%s:%s' % (SECRET_USER, SECRET_PASSWORD)).encode()).decode()
+        ok = (self.headers.get('Authorization') == want
+              and self.path == '/img?sig=%s' % SIGNATURE)
+        body = DATA if ok else b''
+        self.send_response(200 if ok else 403)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+
+@pytest.fixture
+def signed_url():
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _SigningHandler)
+    srv.daemon_threads = True
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield 'http://%s:%s@127.0.0.1:%d/img?sig=%s' % (
+        SECRET_USER, SECRET_PASSWORD, srv.server_address[1], SIGNATURE)
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def web_registry(tmp_path):
+    return helpers.make_registry(tmp_path, """
+        [DEFAULT]
+        enabled_backends = fast:file, web:http
+        [store_kit]
+        default_backend = fast
+        [fast]
+        filesystem_store_datadir = {root}/fast
+        """.format(root=tmp_path))
+
+
+def _leaks(value):
+    text = repr(value)
+    return [s for s in (SECRET_PASSWORD, SIGNATURE) if s in text]
+
+
+def test_image_service_reads_with_secrets_it_never_shows(db, web_registry, signed_url,
+                                                         admin, p1, p2, p3):
+    """Owner, member and public viewer download through Basic auth and a
+    signed query, and see neither; the admin sees the real URL."""
+    svc = ImageService(db, web_registry)
+    image = db.image_create(p1, {'name': 'signed', 'visibility': 'shared'})
+    image = svc.add_location(p1, image['id'], signed_url)
+    assert image['status'] == 'active' and image['size'] == len(DATA)
+    assert _leaks(image) == []
+    db.image_update(p1, image['id'], {'checksum': hashlib.md5(DATA).hexdigest(),
+                                      'os_hash_value': hashlib.sha512(DATA).hexdigest()})
+    [loc] = image['locations']
+    port = signed_url.split('@')[1].split('/')[0]
+    assert loc['url'] == 'http://***@%s/img?...' % port
+    member = db.image_member_create(p1, {'image_id': image['id'], 'member': 'p2'})
+    db.image_member_update(p2, member['id'], {'status': 'accepted'})
+    public = db.image_create(admin, {   # an admin may share data between images
+        'owner': 'p1', 'name': 'public', 'visibility': 'public', 'status': 'active',
+        'size': len(DATA), 'locations': [{'url': signed_url, 'metadata': {}}]})
+
+    for ctx, image_id in ((p1, image['id']), (p2, image['id']), (p3, public['id'])):
+        download = svc.download(ctx, image_id)
+        assert download.store == 'web'
+        assert b''.join(download) == DATA
+        assert _leaks(download.location) == [] and _leaks(vars(download)) == []
+    download = svc.download(admin, image['id'])
+    assert download.location['url'] == signed_url
+    assert b''.join(download) == DATA
+    with pytest.raises(exceptions.ImageNotFound):
+        svc.download(p3, image['id'])
+
+
+def test_image_service_returns_redacted_images(db, web_registry, signed_url, p1):
+    svc = ImageService(db, web_registry, delayed_delete=True)
+    image = svc.upload(p1, DATA, name='x')
+    image = svc.add_location(p1, image['id'], signed_url)
+    assert len(image['locations']) == 2 and _leaks(image) == []
+    with pytest.raises(exceptions.Duplicate) as info:
+        svc.add_location(p1, image['id'], signed_url)
+    assert _leaks(str(info.value)) == []
+    signed = next(loc for loc in image['locations'] if loc['metadata']['store'] == 'web')
+    assert _leaks(svc.delete(p1, image['id'])) == []
+    restored = svc.restore(p1, image['id'])
+    assert len(restored['locations']) == 2 and _leaks(restored) == []
+    assert _leaks(svc.remove_location(p1, image['id'], signed['id'])) == []
+
+
+# -- bad input -------------------------------------------------------------------
+
+@pytest.mark.parametrize('data, size', [
+    (None, 0), ('text is not bytes', 0), (5, 0), ({'a': b'x'}, 0),
+    (io.StringIO('a text file'), 0), (b'x', -1), (b'x', 2 ** 63), (b'x', '1'),
+    (b'x', None), (b'x', True)])
+def test_upload_refuses_bad_data_before_creating_anything(svc, db, admin, p1, tmp_path,
+                                                          data, size):
+    with pytest.raises(exceptions.Invalid):
+        svc.upload(p1, data, size=size, name='bad')
+    assert db.image_get_all(admin, filters={'deleted': 'all'}) == []
+    assert files_under(tmp_path / 'fast') == []
+
+
+def test_upload_refuses_a_store_that_is_no_name(svc, db, admin, p1):
+    with pytest.raises(exceptions.Invalid, match='store'):
+        svc.upload(p1, b'x', store=['fast'])
+    assert db.image_get_all(admin) == []
+
+
+def test_upload_of_odd_values_is_refused_before_creating_anything(svc, db, admin, p1):
+    for values in ({'name': 'bad\ud800'}, {'min_ram': 2 ** 31}, {'size_x': 1},
+                   {'properties': {'k': object()}}):
+        with pytest.raises(exceptions.Invalid):
+            svc.upload(p1, b'x', **values)
+    assert db.image_get_all(admin) == []
+
+
+def test_add_location_asks_the_store_nothing_before_the_rights_are_checked(
+        db, web_registry, signed_url, p1, p2, monkeypatch):
+    """A project that may not attach a URL (not its image, or data another
+    image holds) learns nothing about it: no HEAD, no size mismatch."""
+    svc = ImageService(db, web_registry)
+    asked = []
+    real_get_size = web_registry.get_size
+    monkeypatch.setattr(web_registry, 'get_size',
+                        lambda *a, **kw: asked.append(a) or real_get_size(*a, **kw))
+    theirs = db.image_create(p1, {'name': 'theirs', 'visibility': 'public'})
+    with pytest.raises(exceptions.Forbidden, match='p2 may not change'):
+        svc.add_location(p2, theirs['id'], signed_url)
+    owned = svc.add_location(p1, theirs['id'], signed_url)        # the owner may
+    assert len(asked) == 1
+    mine = db.image_create(p2, {'name': 'mine', 'size': 1, 'status': 'active'})
+    with pytest.raises(exceptions.Forbidden, match=owned['id']):  # not a SizeMismatch
+        svc.add_location(p2, mine['id'], signed_url)
+    assert len(asked) == 1
