@@ -38,15 +38,19 @@ class _Recorder(logging.Handler):
 
 
 @pytest.fixture
-def watch_secret():
+def watched():
+    """This test's watched secrets: the suite's, and any the test adds."""
+    return set(WATCHED)
+
+
+@pytest.fixture
+def watch_secret(watched):
     """Call with a value that must never show up in logs or errors."""
-    extra = set()
-    yield extra.add
-    WATCHED.update(extra)
+    return watched.add
 
 
 @pytest.fixture(autouse=True)
-def no_secret_leaves(monkeypatch, watch_secret):
+def no_secret_leaves(monkeypatch, watched):
     root = logging.getLogger()
     recorder = _Recorder()
     old_level = root.level
@@ -64,11 +68,11 @@ def no_secret_leaves(monkeypatch, watch_secret):
     finally:
         root.removeHandler(recorder)
         root.setLevel(old_level)
-    leaks = find_leaks(recorder.texts + messages)
+    leaks = find_leaks(recorder.texts + messages, watched)
     assert not leaks, 'secrets left store_kit: %s' % leaks[:3]
 
 
-def find_leaks(texts):
-    """The texts holding a watched secret or an unredacted URL credential."""
+def find_leaks(texts, secrets=WATCHED):
+    """The texts holding one of *secrets* or an unredacted URL credential."""
     return [t for t in texts
-            if any(s in t for s in WATCHED) or _URL_CREDENTIALS.search(t)]
+            if any(s in t for s in secrets) or _URL_CREDENTIALS.search(t)]

@@ -22,3 +22,9 @@ def test_debug_records_of_third_party_loggers_are_seen():
     assert len(recorder) == 1
     logging.getLogger('botocore.endpoint').debug('made a request')
     assert recorder[0].texts[-1] == 'botocore.endpoint: made a request'
+
+
+def test_secrets_a_test_adds_are_watched_by_its_own_check(watch_secret, watched):
+    watch_secret('hunter2-added-late')
+    assert 'hunter2-added-late' in watched
+    assert conftest.find_leaks(['x hunter2-added-late y'], watched)
