@@ -90,6 +90,16 @@ def _raw_value(conf, group, dest):
     return values[-1] if isinstance(values, list) and values else None
 
 
+def build_store(conf, name, driver_name):
+    """One store *name* of driver *driver_name*, its options registered and
+    checked on *conf*: what :func:`create_stores` does per store, for hosts
+    that load stores one by one (glance, through ``store_kit.glance``)."""
+    driver_cls = load_driver(driver_name, name)
+    config.register_store_opts(conf, name, driver_cls)
+    _check_option_values(conf, name, driver_cls)
+    return driver_cls(conf, name)
+
+
 def create_stores(conf):
     """Build a :class:`StoreRegistry` from parsed config *conf*.
 
