@@ -14,6 +14,7 @@ import io
 import logging
 import queue
 import threading
+import typing
 
 from oslo_config import cfg
 
@@ -111,6 +112,23 @@ class AddResult:
     def __iter__(self):
         # Allows ``url, size, checksum, multihash, metadata = result``.
         return iter(dataclasses.astuple(self))
+
+
+class InventoryItem(typing.NamedTuple):
+    """One thing a store holds, as the consistency checker sees it.
+
+    ``kind`` is ``'object'`` (image data; ``url`` reads it), ``'tmp'`` (a
+    partial file left by a crash) or ``'multipart'`` (an unfinished
+    multipart upload); for the last two ``url`` is the image's would-be
+    URL.  ``mtime`` is a POSIX timestamp (or None); ``ref`` is what
+    ``remove_leftover`` needs to remove exactly this thing.
+    """
+
+    kind: str
+    url: str
+    size: object
+    mtime: object
+    ref: object = None
 
 
 def new_hash(algo):
@@ -480,6 +498,35 @@ class Store:
     def get_size(self, url):
         """Size in bytes of the data at *url*."""
         return self._get_size(self.parse_location(url))
+
+    # -- inventory (the consistency checker) --------------------------------
+
+    #: True when one listing (``inventory``) tells sizes far cheaper than
+    #: asking per URL (object stores); False when ``sizes`` is cheap.
+    sizes_from_listing = False
+
+    def inventory(self):
+        """Yield an :class:`InventoryItem` for everything the store holds,
+        without reading data.  Stores that cannot list raise
+        NotImplementedError."""
+        raise NotImplementedError
+
+    def sizes(self, urls):
+        """``{url: size}`` for *urls*, without reading data: None when the
+        data is missing, a StoreKitError when the store cannot tell."""
+        found = {}
+        for url in urls:
+            try:
+                found[url] = self.get_size(url)
+            except exceptions.NotFound:
+                found[url] = None
+            except exceptions.StoreKitError as exc:
+                found[url] = exc
+        return found
+
+    def remove_leftover(self, item):
+        """Remove exactly what *item* (from :meth:`inventory`) names."""
+        raise NotImplementedError
 
     # -- hooks -------------------------------------------------------------
 

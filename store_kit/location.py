@@ -9,6 +9,7 @@ legacy URLs) but never take part in matching.  See ``doc/resolution.md``.
 import dataclasses
 import hashlib
 import re
+import urllib.parse
 
 from store_kit import exceptions
 
@@ -238,6 +239,18 @@ def _split_port(hostport, url):
     return host, (None if port in DEFAULT_PORTS else port)
 
 
+_NOT_PLAIN = re.compile(r'[%?#@\[]|//|/\.|/$')
+
+
+def plain_file_path(url):
+    """The path of a ``file:///...`` URL already in normal form (no escape,
+    query, fragment, credentials, ``//``, dot segment or trailing ``/``), or
+    None: the fast path of image URLs as stores write them."""
+    if url.startswith('file:///') and not _NOT_PLAIN.search(url, 7):
+        return url[7:]
+    return None
+
+
 def normal_form(url):
     """The resolver's normal form of *url*: ``family://host[:port]/segments``.
 
@@ -247,15 +260,27 @@ def normal_form(url):
     ``..`` climbs above the root; raises :class:`BadStoreUri` for
     something that is not a location URL.
     """
-    parsed = parse(url)
-    if parsed.segments is None:
+    if plain_file_path(url) is not None:
+        return url
+    (family, host, port), segments = match_key(url)
+    if segments is None:
         return None
-    return '%s://%s/%s' % (parsed.family, parsed.netloc, '/'.join(parsed.segments))
+    if family == 's3' and len(segments) > 1:
+        # an s3 store reads the percent-decoded key: every encoding of one
+        # key is the same object
+        key = urllib.parse.unquote('/'.join(segments[1:]))
+        segments = (segments[0], urllib.parse.quote(key, safe='/'))
+    netloc = host if port is None else '%s:%d' % (host, port)
+    return '%s://%s/%s' % (family, netloc, '/'.join(segments))
 
 
 def url_key(url):
     """A fixed-length key (64 hex digits) of :func:`normal_form` of *url*,
-    for indexing; URLs that do not parse are keyed by their raw text."""
+    for indexing; URLs that do not parse are keyed by their raw text.
+
+    The catalog stores it (``locations.url_key``): a change to what it
+    computes needs a migration that recomputes the column.
+    """
     try:
         form = normal_form(url)
     except exceptions.BadStoreUri:

@@ -3,19 +3,25 @@
 Work is claimed in the catalog with a lease (``SKIP LOCKED`` where the engine
 has it, a conditional UPDATE elsewhere), so any number of scrubbers can run
 on any number of nodes: a location is deleted by the scrubber holding its
-lease, and one whose scrubber died is taken over once the lease expires.
-A store's NotFound counts as done; other failures are recorded on the row
-and retried later with exponential backoff.
+lease, and one whose scrubber died is taken over once the lease expires (at
+once when that scrubber was a process of this host).
+
+Before deleting, the scrubber re-checks under a renewed lease that the
+location is still pending_delete and its own (a restore may have won), and
+that no other non-deleted location references the same data under any
+spelling: shared data is kept and only the location is retired.  While a
+store delete runs, a heartbeat keeps the lease renewed, so a slow delete
+never lets a restore in.  A store's NotFound counts as done; other failures
+are recorded on the row and retried later with exponential backoff.
 """
 
 import datetime
 import logging
-import os
-import socket
+import threading
 import time
-import uuid
 
 from store_kit import exceptions
+from store_kit import leases
 from store_kit import location as loc_mod
 
 LOG = logging.getLogger(__name__)
@@ -26,8 +32,8 @@ LEASE_SAFETY = 0.5
 
 
 def default_owner():
-    """A lease owner id unique to this process: ``host:pid:random``."""
-    return '%s:%d:%s' % (socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8])
+    """A lease owner id unique to this process: ``host:pid:scrubber-random``."""
+    return leases.new_owner('scrubber')
 
 
 def utcnow():
@@ -75,6 +81,7 @@ class Scrubber:
         """
         done = failed = 0
         seen = set()
+        self.db.release_dead_local_leases()
         while True:
             older_than = utcnow() - datetime.timedelta(seconds=self.scrub_time)
             claimed_at = time.monotonic()
@@ -100,19 +107,36 @@ class Scrubber:
                     progress(done, failed)
 
     def scrub_location(self, loc):
-        """Delete the data of one claimed location; True when done."""
+        """Delete the data of one claimed location; True when done.
+
+        The data stays when another non-deleted location references it
+        (the location alone is retired).
+        """
         url = loc['url']
-        try:
-            self.registry.delete(url, store=self.registry.store_of(loc))
-        except exceptions.NotFound:
-            LOG.info('scrubber: %s was already gone', loc_mod.redact(url))
-        except Exception as exc:  # noqa: BLE001 -- recorded, retried later
-            error = _error_line(exc)
-            delay = self._backoff(loc.get('attempts') or 0)
-            LOG.warning('scrubber: deleting location %s (%s) failed, retry in '
-                        '%ds: %s', loc['id'], loc_mod.redact(url), delay, error)
-            self.db.fail_pending_delete(loc['id'], self.owner, error, delay)
+        if not self.db.renew_leases([loc['id']], self.owner, self.lease_seconds):
+            LOG.warning('scrubber %s: location %s was restored or taken over; '
+                        'left alone', self.owner, loc['id'])
             return False
+        others = self.db.location_references(self.registry.equivalent_keys(url),
+                                             exclude_ids=[loc['id']])
+        if others:
+            LOG.info('scrubber: the data of location %s (%s) is still referenced by '
+                     'image%s %s: kept', loc['id'], loc_mod.redact(url),
+                     's' if len(others) > 1 else '',
+                     ', '.join(sorted({o['image_id'] for o in others})))
+        else:
+            try:
+                with _Heartbeat(self.db, loc['id'], self.owner, self.lease_seconds):
+                    self.registry.delete(url, store=self.registry.store_of(loc))
+            except exceptions.NotFound:
+                LOG.info('scrubber: %s was already gone', loc_mod.redact(url))
+            except Exception as exc:  # noqa: BLE001 -- recorded, retried later
+                error = _error_line(exc)
+                delay = self._backoff(loc.get('attempts') or 0)
+                LOG.warning('scrubber: deleting location %s (%s) failed, retry in '
+                            '%ds: %s', loc['id'], loc_mod.redact(url), delay, error)
+                self.db.fail_pending_delete(loc['id'], self.owner, error, delay)
+                return False
         if not self.db.complete_pending_delete(loc['id'], self.owner):
             LOG.warning('scrubber %s: lost the lease on location %s',
                         self.owner, loc['id'])
@@ -126,6 +150,40 @@ class Scrubber:
     def restore(self, ctx, image_id):
         """Bring a pending_delete image back to active (see Catalog)."""
         return self.db.image_restore(ctx, image_id)
+
+
+class _Heartbeat:
+    """Renews one location's lease every third of the lease while a store
+    delete runs, so the lease cannot expire under it."""
+
+    def __init__(self, db, location_id, owner, lease_seconds):
+        self.db, self.location_id, self.owner = db, location_id, owner
+        self.lease_seconds = lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='store-kit-lease-%s' % location_id)
+
+    def _run(self):
+        while not self._stop.wait(self.lease_seconds / 3.0):
+            try:
+                mine = self.db.renew_leases([self.location_id], self.owner,
+                                            self.lease_seconds)
+            except exceptions.StoreKitError as exc:
+                LOG.warning('scrubber %s: cannot renew the lease on location %s: '
+                            '%s', self.owner, self.location_id, exc)
+                continue
+            if not mine:
+                LOG.error('scrubber %s: lost the lease on location %s while '
+                          'deleting its data', self.owner, self.location_id)
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def _error_line(exc):

@@ -15,10 +15,12 @@ from store_kit.catalog import filters as filtering
 from store_kit.catalog import models, schema, visibility
 from store_kit.catalog.bulk import BulkMixin
 from store_kit.catalog.dependencies import DependenciesMixin
+from store_kit.catalog.leases import LeasesMixin, release_dead_local
 from store_kit.catalog.engine import make_engine, run_in_transaction
 from store_kit.catalog.locations import LocationsMixin
 from store_kit.catalog.members import MembersMixin
 from store_kit.catalog.properties import PropertiesTagsMixin
+from store_kit.catalog.repair import RepairMixin
 from store_kit.catalog.rows import (check_keys, image_values, location_dict,
                                     utcnow)
 
@@ -32,7 +34,7 @@ CHILDREN = ('properties', 'tags', 'locations')
 
 
 class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMixin,
-              BulkMixin):
+              BulkMixin, LeasesMixin, RepairMixin):
     """The image catalog on one database.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://``,
@@ -314,6 +316,8 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
             if image['status'] != 'pending_delete':
                 raise exceptions.Conflict('image %s is %s; only pending_delete images '
                                           'can be restored' % (image_id, image['status']))
+            # a scrubber of this host that died gives its lease up at once
+            release_dead_local(conn, [locations.c.image_id == image['id']])
             now = utcnow()
             leased = conn.execute(sa.select(locations.c.id).where(
                 locations.c.image_id == image['id'],

@@ -95,3 +95,23 @@ class BulkMixin:
                                             chunk[0], chunk[-1], ','.join(map(str, chunk))))
         self._run(fn, write=True, what='location store names')
         return sum(len(ids) for ids in by_store.values())
+
+    def scan_locations_for_check(self, batch_size=10000, after_id=0):
+        """Yield lists of ``(id, image_id, url, status, store, image_size,
+        url_key)`` of non-deleted locations, keyset by id (what ``store-kit
+        check`` compares with the stores)."""
+        if batch_size < 1:
+            raise exceptions.Invalid('batch size must be >= 1, got %r' % (batch_size,))
+        store = _STORE_EXPR[self._sql_dialect].replace('meta_data', 'l.meta_data')
+        sql = ('SELECT l.id, l.image_id, l.url, l.status, %s, i.size, l.url_key '
+               'FROM locations l '
+               'JOIN images i ON i.id = l.image_id WHERE l.id > %%d '
+               "AND l.status != 'deleted' ORDER BY l.id LIMIT %d" % (store, int(batch_size)))
+        last = int(after_id or 0)
+        while True:
+            rows = self._run(lambda conn: conn.exec_driver_sql(sql % last).cursor.fetchall(),
+                             what='location scan')
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [tuple(r) for r in rows]

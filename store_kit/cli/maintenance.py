@@ -5,7 +5,7 @@ import sys
 import time
 
 from store_kit import exceptions
-from store_kit.cli.base import (PROG, arg, one_line, progress_bar,
+from store_kit.cli.base import (PROG, arg, emit_rows, one_line, progress_bar,
                                 safe_db_url)
 from store_kit.context import RequestContext
 
@@ -23,6 +23,31 @@ def cmd_backfill(env, args):
                                   dry_run=args.dry_run, progress=progress)
     for line in report.summary_lines(dry_run=args.dry_run):
         print(line)
+
+
+def cmd_check(env, args):
+    import json
+    from store_kit import check
+    db, registry = env.catalog(), env.registry
+    with progress_bar(db.count_live_locations(), 'check', unit='loc') as bar:
+        def progress(n, report):
+            bar.update(n)
+            bar.set_postfix(listed=report.listed, findings=len(report.findings),
+                            refresh=False)
+        report = check.run(db, registry, repair=args.repair, grace=args.grace,
+                           stores=args.store, progress=progress)
+    if args.format == 'json':
+        print(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        columns = ['kind', 'store', 'image_id', 'url', 'detail']
+        if args.repair:
+            columns.append('repaired')
+        if report.findings:
+            emit_rows(args, [dict(f.as_dict(), repaired=f.repaired)
+                             for f in report.findings], columns)
+        for line in report.summary_lines():
+            print(line)
+    return 0 if report.clean else 1
 
 
 def cmd_scrub(env, args):
@@ -78,6 +103,15 @@ COMMANDS = [
     ('backfill', cmd_backfill, 'write the owning store into every legacy location', (
         arg('--dry-run', action='store_true', help='resolve and report, write nothing'),
         arg('--batch-size', type=int, default=10000, help='locations per transaction'))),
+    ('check', cmd_check, 'compare the catalog with the stores (no data read)', (
+        arg('--repair', action='store_true',
+            help='retire locations whose data is missing or wrong, kill stale uploads, '
+                 'remove orphans older than the grace period'),
+        arg('--grace', type=float, default=86400, metavar='SECONDS',
+            help='leave alone what changed more recently (uploads in progress); '
+                 'default one day'),
+        arg('--store', action='append', metavar='NAME',
+            help='check only this store (repeatable)'))),
     ('scrub', cmd_scrub, 'delete the data of pending_delete locations', (
         arg('--daemon', action='store_true', help='keep running, one pass per wakeup'),
         arg('--wakeup-time', type=int, metavar='SECONDS',

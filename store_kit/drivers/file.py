@@ -104,6 +104,9 @@ class FileStore(driver.Store):
             for d in (path, real):
                 if 'file://' + d not in self.url_prefixes:
                     self.url_prefixes.append('file://' + d)
+        #: whether a datadir is reached through a symlink (two spellings)
+        self._symlinked = any(os.path.normpath(path) != real for (_, path), real
+                              in zip(self.datadirs, self.real_datadirs))
         perm = group.filesystem_store_file_perm
         if perm < 0 or any(c not in '01234567' for c in str(perm)) or (
                 int(str(perm), 8) > 0o777):
@@ -141,8 +144,10 @@ class FileStore(driver.Store):
     def aliases(self, url):
         """*url* under each spelling of its datadir: the configured path
         and, when that goes through a symlink, the real one."""
+        if not self._symlinked:
+            return [url]
         try:
-            segments = location.parse(url).segments
+            segments = location.match_key(url)[1]
         except exceptions.BadStoreUri:
             return [url]
         found = [url]
@@ -317,6 +322,106 @@ class FileStore(driver.Store):
         except PermissionError:
             raise exceptions.Forbidden('store %r may not delete %s'
                                        % (self.name, loc.url))
+
+    # -- inventory (the consistency checker) --------------------------------
+
+    def inventory(self):
+        """Every regular file directly in a datadir: image data, or a
+        partial ``.<id>.<random>.tmp`` file an interrupted add left."""
+        for (_, path), real in zip(self.datadirs, self.real_datadirs):
+            url_head = 'file://' + os.path.join(path, '')
+            real_head = os.path.join(real, '')
+            try:
+                entries = os.scandir(real)
+            except OSError as exc:
+                raise exceptions.BackendError('store %r: cannot list datadir %s: %s'
+                                              % (self.name, path, exc.strerror))
+            with entries:
+                for entry in entries:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue                # removed while we listed
+                    if not stat.S_ISREG(st.st_mode):
+                        continue
+                    name = entry.name
+                    tmp = name.startswith('.') and name.endswith('.tmp')
+                    image_id = name[1:].rsplit('.', 2)[0] if tmp else name
+                    # the URL add() writes (a name that does not round-trip
+                    # through a URL is read by no location: an orphan)
+                    yield driver.InventoryItem('tmp' if tmp else 'object',
+                                               url_head + image_id, st.st_size,
+                                               st.st_mtime, real_head + name)
+
+    def sizes(self, urls):
+        """One ``lstat`` per URL whose file sits directly in a datadir (the
+        common case); anything else goes through :meth:`get_size`."""
+        dirs = self._datadir_spellings
+        found = {}
+        slow = []
+        for url in urls:
+            path = location.plain_file_path(url)
+            if path is None:
+                try:
+                    segments = location.match_key(url)[1]
+                except exceptions.BadStoreUri:
+                    segments = None
+                if not segments:
+                    slow.append(url)
+                    continue
+                path = '/' + '/'.join(segments)
+            parent, _, name = path.rpartition('/')
+            if parent not in dirs or not name or name in ('.', '..'):
+                slow.append(url)
+                continue
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                found[url] = None
+                continue
+            except OSError as exc:
+                found[url] = self._os_error('stat', path, exc)
+                continue
+            if stat.S_ISREG(st.st_mode):
+                found[url] = st.st_size
+            else:
+                found[url] = exceptions.BadStoreUri('location %s is not a regular file'
+                                                    % location.redact(url))
+        found.update(super().sizes(slow))
+        return found
+
+    def remove_leftover(self, item):
+        """Unlink the exact file *item* names (a regular file directly in one
+        of our real datadirs, never through a symlink)."""
+        path = item.ref
+        if os.path.dirname(path) not in self.real_datadirs:
+            raise exceptions.BadStoreUri('%s is not directly in a datadir of store %r'
+                                         % (path, self.name))
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                raise exceptions.BadStoreUri('%s is not a regular file' % path)
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self._os_error('remove', path, exc)
+
+    @property
+    def _datadir_spellings(self):
+        dirs = set()
+        for (_, path), real in zip(self.datadirs, self.real_datadirs):
+            dirs.add(os.path.normpath(path))
+            dirs.add(real)
+        return dirs
+
+    def _os_error(self, action, path, exc):
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return exceptions.Forbidden('store %r may not %s %s: %s'
+                                        % (self.name, action, path, exc.strerror))
+        return exceptions.BackendError('store %r: cannot %s %s: %s'
+                                       % (self.name, action, path, exc.strerror),
+                                       code=errno.errorcode.get(exc.errno))
 
     def check_reachable(self):
         for path in self.real_datadirs:

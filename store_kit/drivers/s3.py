@@ -15,6 +15,7 @@ the store's own credentials, whatever the URL holds.
 
 import concurrent.futures
 import contextlib
+import datetime
 import logging
 import os
 import re
@@ -737,6 +738,48 @@ class S3Store(driver.Store):
         LOG.debug('store %s: deleted %s', self.name,
                   self._where(loc.bucket, loc.key))
 
+    # -- inventory (the consistency checker) --------------------------------
+
+    sizes_from_listing = True
+
+    def _url_for(self, key):
+        return 's3://%s/%s/%s' % (self._netloc(), self.bucket,
+                                  urllib.parse.quote(key, safe=''))
+
+    def inventory(self):
+        """Every object of the bucket, then every unfinished multipart upload:
+        one paginated listing each, no request per object."""
+        bucket = self.bucket
+        with self._errors('list objects of', bucket):
+            pages = self.client.get_paginator('list_objects_v2').paginate(Bucket=bucket)
+            for page in pages:
+                for obj in page.get('Contents', ()):
+                    yield driver.InventoryItem('object', self._url_for(obj['Key']),
+                                               int(obj['Size']), _timestamp(obj['LastModified']),
+                                               obj['Key'])
+        with self._errors('list multipart uploads of', bucket):
+            pages = self.client.get_paginator('list_multipart_uploads').paginate(Bucket=bucket)
+            for page in pages:
+                for up in page.get('Uploads', ()):
+                    yield driver.InventoryItem('multipart', self._url_for(up['Key']), None,
+                                               _timestamp(up['Initiated']),
+                                               (up['Key'], up['UploadId']))
+
+    def remove_leftover(self, item):
+        """Delete the listed object, or abort the listed multipart upload."""
+        if item.kind == 'multipart':
+            key, upload_id = item.ref
+            with self._errors('abort multipart upload of', self.bucket, key):
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                       UploadId=upload_id)
+                except boto_exc.ClientError as exc:
+                    if _code(exc) != 'NoSuchUpload':
+                        raise
+            return
+        with self._errors('DELETE', self.bucket, item.ref):
+            self.client.delete_object(Bucket=self.bucket, Key=item.ref)
+
     # -- health ----------------------------------------------------------------
 
     def check_reachable(self):
@@ -768,6 +811,13 @@ def _status(exc):
 
 def _code(exc):
     return str(exc.response.get('Error', {}).get('Code') or '')
+
+
+def _timestamp(when):
+    """A datetime from botocore (UTC when naive) as a POSIX timestamp."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
 
 
 def _empty():

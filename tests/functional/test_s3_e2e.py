@@ -4,15 +4,14 @@ on 127.0.0.1, through a registry built from config text."""
 import hashlib
 import io
 import os
-import socket
 import time
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from store_kit import exceptions
 from store_kit.drivers import s3
 from tests.helpers import make_registry
+from tests.moto_server import free_port, moto_server
 
 MiB = 1 << 20
 ACCESS = 'AKIASTOREKITE2E00001'
@@ -21,31 +20,10 @@ OLD_ACCESS = 'AKIAROTATEDAWAY00001'
 OLD_SECRET = 'rotated/old+secret:value'
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope='module')
 def server():
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ('AWS_PROFILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3',
-                    'AWS_CA_BUNDLE', 'HTTP_PROXY', 'http_proxy'):
-            mp.delenv(var, raising=False)
-        mp.setenv('NO_PROXY', '127.0.0.1')
-        mp.setenv('AWS_ACCESS_KEY_ID', 'ambient-not-used')
-        mp.setenv('AWS_SECRET_ACCESS_KEY', 'ambient-not-used')
-        mp.setenv('AWS_CONFIG_FILE', '/nonexistent/aws-config')
-        mp.setenv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/aws-creds')
-        port = free_port()
-        srv = ThreadedMotoServer(ip_address='127.0.0.1', port=port,
-                                 verbose=False)
-        srv.start()
-        try:
-            yield port
-        finally:
-            srv.stop()
+    with moto_server() as port:
+        yield port
 
 
 CONFIG = """
