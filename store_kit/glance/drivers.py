@@ -28,8 +28,8 @@ from glance_store import capabilities as gs_caps
 from glance_store import driver as gs_driver
 from glance_store import exceptions as gs_exc
 from glance_store import location as gs_location
-from oslo_config import cfg
 
+from store_kit import compat as sk_compat
 from store_kit import config as sk_config
 from store_kit import driver as sk_driver
 from store_kit import exceptions as sk_exc
@@ -38,13 +38,6 @@ from store_kit import registry as sk_registry
 from store_kit.glance import errors
 
 LOG = logging.getLogger(__name__)
-
-#: glance's name for what store_kit calls ``description``; read by glance's
-#: ``GET /v2/info/stores``.
-GLANCE_DESCRIPTION = cfg.StrOpt(
-    'store_description',
-    help='Description of the store shown by glance (GET /v2/info/stores); '
-         'store_kit shows it as the store\'s description.')
 
 
 def glance_capabilities(store_caps):
@@ -172,7 +165,8 @@ class Store(gs_driver.Store):
             '%sLocation' % type(self).__name__, (StoreLocation,),
             {'schemes': tuple(self.driver_cls.schemes)})
         sk_config.register_store_opts(conf, backend, self.driver_cls)
-        conf.register_opt(GLANCE_DESCRIPTION, group=backend)
+        # glance reads store_description (GET /v2/info/stores)
+        conf.register_opt(sk_compat.STORE_DESCRIPTION, group=backend)
         self.store = None
 
     def get_schemes(self):
