@@ -246,3 +246,138 @@ def test_check_finds_missing_and_mismatched_data(gdb, stores, moto_port):
 
     only = check.run(gdb, registry, stores=['s3b'])
     assert {f.image_id for f in only.findings} == {'i-s3lost'}
+
+
+# -- the commands, on a glance-api.conf ------------------------------------
+
+def write_glance_conf(tmp_path, db_url, d, port, text=None):
+    path = tmp_path / 'glance-api.conf'
+    path.write_text(text or """
+[DEFAULT]
+enabled_backends = pool1:store_kit_file, pool10:store_kit_file, ceph:rbd, s3b:store_kit_s3
+[database]
+connection = {db}
+[glance_store]
+default_backend = pool1
+[pool1]
+filesystem_store_datadir = {d}/pool1
+[pool10]
+filesystem_store_datadir = {d}/pool10
+[ceph]
+rbd_store_pool = images
+[s3b]
+s3_store_host = http://127.0.0.1:{port}
+s3_store_access_key = {ak}
+s3_store_secret_key = {sk}
+s3_store_bucket = glance-b
+[os_glance_staging_store]
+filesystem_store_datadir = {d}/staging
+""".format(db=db_url, d=d, port=port, ak=ACCESS, sk=SECRET))
+    return str(path)
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    monkeypatch.setenv('STORE_KIT_HOME', str(tmp_path / 'skhome'))
+
+
+def test_glance_backfill_command(gdb, tmp_path, moto_port, cli_env):
+    from tests.cli.test_cli import sk
+    d = str(tmp_path / 'data')
+    conf = write_glance_conf(tmp_path, gdb.url, d, moto_port)
+    insert_rows(gdb, [
+        ('i-10', 'file://%s/pool10/i-10' % d, {}, 'active'),
+        ('i-1', 'file://%s/pool1/i-1' % d, {'store': 'pool1'}, 'active'),
+        ('i-wrong', 'file://%s/pool10/i-wrong' % d, {'store': 'pool1'}, 'active'),
+        ('i-s3', 's3://%s:%s@127.0.0.1:%d/glance-b/i-s3'
+         % (OLD_ACCESS, OLD_SECRET, moto_port), {}, 'active'),
+        ('i-rbd', 'rbd://fsid/images/i-rbd/snap', {}, 'active'),
+        ('i-ceph', 'rbd://fsid/images/i-ceph/snap', {'store': 'ceph'}, 'active'),
+    ])
+    code, out, err = sk(None, '--config-file', conf, 'glance', 'backfill', '--dry-run',
+                        '--format', 'json')
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary['scanned'], summary['already'], summary['resolved'],
+            summary['unresolved']) == (6, 3, 2, 1)
+    assert summary['unresolved_rows'] == [{'image_id': 'i-rbd',
+                                           'url': 'rbd://fsid/images/i-rbd/snap'}]
+    assert all(m.get('store') != 'pool10' for m, _, _ in stored(gdb).values())
+
+    code, out, err = sk(None, '--config-file', conf, 'glance', 'backfill', '--fix-wrong')
+    assert code == 0, err
+    assert 'corrected 1 location whose recorded store did not own the URL' in out
+    assert 'i-rbd  rbd://fsid/images/i-rbd/snap' in out
+    got = {image_id: meta.get('store') for image_id, (meta, _, _) in stored(gdb).items()}
+    assert got == {'i-10': 'pool10', 'i-1': 'pool1', 'i-wrong': 'pool10', 'i-s3': 's3b',
+                   'i-rbd': None, 'i-ceph': 'ceph'}
+    for secret in (SECRET, OLD_SECRET, OLD_ACCESS):
+        assert secret not in out + err
+
+
+def test_glance_check_command(gdb, tmp_path, moto_port, cli_env):
+    from tests.cli.test_cli import sk
+    d = str(tmp_path / 'data')
+    conf = write_glance_conf(tmp_path, gdb.url, d, moto_port)
+    os.makedirs(d + '/pool10')
+    with open(d + '/pool10/i-ok', 'wb') as f:
+        f.write(b'z' * 10)
+    insert_rows(gdb, [('i-ok', 'file://%s/pool10/i-ok' % d, {}, 'active'),
+                      ('i-rbd', 'rbd://fsid/images/i-rbd/snap', {'store': 'ceph'}, 'active')],
+                size=10)
+    code, out, err = sk(None, '--config-file', conf, 'glance', 'check', '--format', 'json')
+    assert code == 0, err
+    assert json.loads(out) == {'findings': [], 'repaired': 0, 'unresolved': {'rbd': 1}}
+    os.unlink(d + '/pool10/i-ok')
+    code, out, err = sk(None, '--config-file', conf, 'glance', 'check')
+    assert code == 1
+    assert re.search(r'missing_data\s+pool10\s+i-ok\s+file://\S+/pool10/i-ok', out)
+    assert 'locations no enabled store owns (not checked): 1 rbd' in out
+
+
+def test_glance_commands_refuse_unknown_schema(gdb, tmp_path, moto_port, cli_env):
+    from tests.cli.test_cli import sk
+    conf = write_glance_conf(tmp_path, gdb.url, str(tmp_path / 'd'), moto_port)
+    eng = glancedb.engine(gdb.url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'future_contract09'")
+    try:
+        for command in ('backfill', 'check'):
+            code, out, err = sk(None, '--config-file', conf, 'glance', command)
+            assert code == 1
+            assert 'schema version future_contract09' in err
+    finally:
+        with eng.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '2024_1_contract01'")
+        eng.dispose()
+
+
+def test_backfill_before_and_after_the_switch_to_multi_store(gdb, tmp_path, cli_env):
+    """The pre-multi-store form (one store per driver, named after it)
+    loads too: backfill runs before the switch, and again after it."""
+    from tests.cli.test_cli import sk
+    d = str(tmp_path / 'data')
+    insert_rows(gdb, [('i-a', 'file://%s/images/i-a' % d, {}, 'active')])
+    legacy = write_glance_conf(tmp_path, gdb.url, d, 0, text="""
+[database]
+connection = {db}
+[glance_store]
+stores = file, http
+default_store = file
+filesystem_store_datadir = {d}/images
+""".format(db=gdb.url, d=d))
+    assert sk(None, '--config-file', legacy, 'glance', 'backfill')[0] == 0
+    assert stored(gdb)['i-a'][0] == {'store': 'file'}
+    multi = write_glance_conf(tmp_path, gdb.url, d, 0, text="""
+[DEFAULT]
+enabled_backends = fast:store_kit_file, web:store_kit_http
+[database]
+connection = {db}
+[glance_store]
+default_backend = fast
+[fast]
+filesystem_store_datadir = {d}/images
+""".format(db=gdb.url, d=d))
+    assert sk(None, '--config-file', multi, 'glance', 'backfill')[0] == 0
+    assert stored(gdb)['i-a'][0] == {'store': 'fast'}

@@ -294,3 +294,35 @@ def test_legacy_http_location_read_through_http_store(glance):
         engine.dispose()
     assert gc.images.get(image.id).stores == 'web'
     assert download(gc, image.id) == data
+
+
+def test_bulk_backfill_then_glance_serves_without_rewriting_a_row(
+        glance, monkeypatch, tmp_path):
+    """`store-kit glance backfill` on glance's own glance-api.conf and
+    database: afterwards glance finds every store recorded and its GET
+    writes nothing."""
+    from tests.cli.test_cli import sk
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.setenv('STORE_KIT_HOME', str(tmp_path / 'skhome'))
+    gc = glance.client()
+    port = glance.moto_port
+    cases = {}
+    for store, spell in (('pool10', None),
+                         ('s3b', 's3://127.0.0.1:%d/glance-b/%%s' % port),
+                         ('s3a', 's3+http://127.0.0.1:%d/glance/%%s' % port)):
+        data = payload(100000, 'bulk' + store)
+        image = upload(gc, data, store)
+        [(loc_id, _, _, _)] = locations(glance, image.id)
+        set_location(glance, loc_id, url=spell % image.id if spell else None, meta={})
+        cases[image.id] = (store, data)
+
+    code, out, err = sk(None, '--config-file', glance.conf_file, 'glance', 'backfill',
+                        '--format', 'json')
+    assert code == 0, err
+    assert json.loads(out)['resolved'] >= 3 and json.loads(out)['unresolved'] == 0
+    before = {i: locations(glance, i) for i in cases}
+    assert all(rows[0][2] == {'store': cases[i][0]} for i, rows in before.items())
+    for image_id, (store, data) in cases.items():
+        assert gc.images.get(image_id).stores == store
+        assert download(gc, image_id) == data
+    assert {i: locations(glance, i) for i in cases} == before
