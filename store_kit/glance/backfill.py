@@ -91,49 +91,68 @@ def parse_meta(text):
 
 
 def run(gdb, registry, glance_stores=(), fix_wrong=False, dry_run=False,
-        batch_size=10000, progress=None, max_listed=1000):
+        batch_size=10000, progress=None, max_listed=1000, writers=None):
     """Backfill glance database *gdb* (a :class:`GlanceDatabase`) with the
     stores of *registry*; returns a :class:`GlanceBackfillReport`.
 
     *glance_stores* names every store glance has enabled, those store_kit
     has no driver for included: a row naming one of them is not legacy.
     *progress*, if given, is called as ``progress(n, report)`` after each
-    batch of *n* rows.
+    batch of *n* rows.  Batches are written on *writers* threads (1 on
+    SQLite, 4 on server engines unless given) while the next pages are
+    read.
     """
     gdb.check_schema()
     enabled = frozenset(registry.names()) | frozenset(glance_stores)
-    resolve = registry.resolve
     report = GlanceBackfillReport(max_listed=max_listed)
+    if writers is None:
+        writers = 1 if gdb.dialect == 'sqlite' else 4
+    with sk_backfill.BatchWriter(gdb, writers, overlap=True) as writer:
+        _scan(gdb, registry, enabled, fix_wrong, dry_run, batch_size, progress,
+              report, writer)
+    return report
+
+
+def _scan(gdb, registry, enabled, fix_wrong, dry_run, batch_size, progress, report,
+          writer):
+    resolve = registry.resolve
+    families = frozenset(loc_mod.FAMILIES)
     for page in gdb.scan(batch_size):
         updates = []
-        for row in page:
-            meta = parse_meta(row.meta)
-            if meta is None:
-                report.unreadable += 1
-                continue
-            name = meta.get('store')
-            known = isinstance(name, str) and name in enabled
-            if known and not fix_wrong:
-                report.already += 1
-                continue
-            try:
-                owner = resolve(row.url)
-            except exceptions.StoreKitError:
-                owner = None
-            if known:
+        for loc_id, image_id, url, text in page:
+            if text is None or text == '' or text == '{}':
+                name = None
+            else:
+                meta = parse_meta(text)
+                if meta is None:
+                    report.unreadable += 1
+                    continue
+                name = meta.get('store')
+                if isinstance(name, str) and name in enabled:
+                    if not fix_wrong:
+                        report.already += 1
+                        continue
+                else:
+                    name = None
+            owner = None
+            if url[:url.find('://')].lower() in families:   # rbd:// ... : nobody's
+                try:
+                    owner = resolve(url)
+                except exceptions.StoreKitError:
+                    pass
+            if name is not None:
                 if owner is None or owner == name:
                     report.already += 1
                 else:
-                    updates.append((row.id, owner))
+                    updates.append((loc_id, owner))
                     report.corrected += 1
             elif owner is None:
-                report.note_unresolved(row.image_id, row.url)
+                report.note_unresolved(image_id, url)
             else:
-                updates.append((row.id, owner))
+                updates.append((loc_id, owner))
                 report.resolved += 1
         report.scanned += len(page)
         if updates and not dry_run:
-            gdb.set_stores(updates)
+            writer.submit(updates)
         if progress is not None:
             progress(len(page), report)
-    return report

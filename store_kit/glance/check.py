@@ -34,7 +34,7 @@ def run(gdb, registry, stores=None, progress=None, batch_size=_BATCH):
     names = set(names)
     report = sk_check.CheckReport()
     listings = {}
-    for page in gdb.scan(batch_size, active_only=True):
+    for page in gdb.scan_active(batch_size):
         by_store = collections.defaultdict(list)
         for row in page:
             name = (parse_meta(row.meta) or {}).get('store')

@@ -3,7 +3,7 @@ table (``value`` is the URL, ``meta_data`` JSON text) joined to ``images``.
 
 Only SQLAlchemy; glance is not imported.  Nothing here changes the schema
 or any table but ``image_locations`` (``meta_data`` and ``updated_at`` of
-rows that :meth:`GlanceDatabase.set_stores` is given).  A schema whose
+rows that :meth:`GlanceDatabase.set_location_stores` is given).  A schema whose
 alembic revision is not one of :data:`KNOWN_REVISIONS` is refused before
 anything is read.
 """
@@ -51,6 +51,12 @@ _SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
 Row = collections.namedtuple('Row', 'id image_id url meta status image_size')
 
 
+def _batch(size):
+    if not isinstance(size, int) or size < 1:
+        raise exceptions.Invalid('batch size must be >= 1, got %r' % (size,))
+    return size
+
+
 class UnknownGlanceSchema(exceptions.StoreKitError):
     """The glance database has a schema version store-kit does not know."""
 
@@ -74,6 +80,14 @@ def safe_url(url):
         return '(unparseable URL)'
 
 
+def _sqlite_cache(dbapi_conn, _record):
+    # A batch's UPDATEs (one per store) revisit the same pages: a page cache
+    # holding them all (this connection only, nothing persistent).
+    cur = dbapi_conn.cursor()
+    cur.execute('PRAGMA cache_size = -65536')
+    cur.close()
+
+
 class GlanceDatabase:
     """glance's database at *url* (glance-api.conf ``[database]
     connection``)."""
@@ -86,10 +100,12 @@ class GlanceDatabase:
         self.url = url
         try:
             u = engine_url(url)
-            kwargs = {'poolclass': sa.pool.NullPool}
+            kwargs = {'pool_size': 5, 'max_overflow': 5, 'pool_pre_ping': True}
             if u.get_backend_name() == 'sqlite':
-                kwargs['connect_args'] = {'timeout': 30}
+                kwargs = {'connect_args': {'timeout': 30}}
             self.engine = sa.create_engine(u, **kwargs)
+            if u.get_backend_name() == 'sqlite':
+                sa.event.listen(self.engine, 'connect', _sqlite_cache)
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise exceptions.BadStoreConfiguration(
                 'database', 'connection', 'cannot use %s: %s'
@@ -147,29 +163,37 @@ class GlanceDatabase:
             "SELECT count(*) FROM image_locations WHERE status != 'deleted'"
         ).scalar(), what='location count')
 
-    def scan(self, batch_size=10000, after_id=0, active_only=False):
-        """Yield lists of :data:`Row` of the locations that are not
-        deleted (``active_only``: of the active ones), keyset pages by id:
-        one short read each, memory flat."""
-        if batch_size < 1:
-            raise exceptions.Invalid('batch size must be >= 1, got %r' % (batch_size,))
-        status = "= 'active'" if active_only else "!= 'deleted'"
+    def scan(self, batch_size=10000, after_id=0):
+        """Yield lists of ``(id, image_id, url, meta_data text)`` of the
+        locations that are not deleted (``active`` or ``pending_delete``),
+        keyset pages by id: one short read each, memory flat."""
+        sql = ('SELECT id, image_id, value, meta_data FROM image_locations '
+               "WHERE id > %%d AND status != 'deleted' ORDER BY id LIMIT %d"
+               % _batch(batch_size))
+        return self._pages(sql, after_id, tuple)
+
+    def scan_active(self, batch_size=10000, after_id=0):
+        """Yield lists of :data:`Row` of the active locations, with their
+        image's size, keyset pages by id."""
         sql = ('SELECT l.id, l.image_id, l.value, l.meta_data, l.status, i.size '
                'FROM image_locations l JOIN images i ON i.id = l.image_id '
-               'WHERE l.id > %%d AND l.status %s ORDER BY l.id LIMIT %d'
-               % (status, int(batch_size)))
+               "WHERE l.id > %%d AND l.status = 'active' ORDER BY l.id LIMIT %d"
+               % _batch(batch_size))
+        return self._pages(sql, after_id, lambda r: Row(*r))
+
+    def _pages(self, sql, after_id, make):
         last = int(after_id or 0)
         while True:
-            rows = self._run(lambda conn: conn.exec_driver_sql(sql % last).fetchall(),
+            rows = self._run(lambda conn: conn.exec_driver_sql(sql % last).cursor.fetchall(),
                              what='location scan')
             if not rows:
                 return
             last = rows[-1][0]
-            yield [Row(*r) for r in rows]
+            yield [make(r) for r in rows] if make is not tuple else rows
 
     # -- writes ------------------------------------------------------------------
 
-    def set_stores(self, updates):
+    def set_location_stores(self, updates):
         """Write ``meta_data['store']`` for ``[(location_id, store), ...]``
         (other keys kept, ``updated_at`` set): one transaction, one UPDATE
         per store and chunk of ids.  Returns how many rows were written."""
@@ -186,6 +210,10 @@ class GlanceDatabase:
 
         def fn(conn):
             written = 0
+            if self.dialect == 'postgresql':
+                # A commit lost in a crash leaves its rows legacy, for the
+                # next (idempotent) run: no need to wait for the WAL flush.
+                conn.exec_driver_sql('SET LOCAL synchronous_commit = off')
             for name, ids in by_store.items():
                 ids.sort()
                 expr = set_store.replace(':store', "'%s'" % name)
