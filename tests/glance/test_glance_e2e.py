@@ -326,3 +326,30 @@ def test_bulk_backfill_then_glance_serves_without_rewriting_a_row(
         assert gc.images.get(image_id).stores == store
         assert download(gc, image_id) == data
     assert {i: locations(glance, i) for i in cases} == before
+
+
+def test_spelling_glance_cannot_match_is_readable_after_bulk_backfill(
+        glance, monkeypatch, tmp_path):
+    """glance's GET backfill compares raw strings: a legacy ``//`` in the
+    path matches no url_prefix, and glance's fallback for a location with
+    no store tries backends by type name (``store_kit_file`` prefixes no
+    URL), so the image cannot be read until `store-kit glance backfill`
+    (normalised matching) records its store."""
+    from tests.cli.test_cli import sk
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.setenv('STORE_KIT_HOME', str(tmp_path / 'skhome'))
+    gc = glance.client()
+    data = payload(70000, 'doubled')
+    image = upload(gc, data, 'pool1')
+    [(loc_id, url, _, _)] = locations(glance, image.id)
+    odd = url.replace('/pool1/', '//pool1/./')
+    set_location(glance, loc_id, url=odd, meta={})
+    assert not gc.images.get(image.id).get('stores')
+    resp = requests.get('%s/v2/images/%s/file' % (glance.url, image.id), timeout=30)
+    assert resp.status_code == 204 and resp.content == b''
+
+    code, out, err = sk(None, '--config-file', glance.conf_file, 'glance', 'backfill')
+    assert code == 0, err
+    assert gc.images.get(image.id).stores == 'pool1'
+    assert download(gc, image.id) == data
+    assert locations(glance, image.id)[0][1] == odd       # the URL itself is kept
