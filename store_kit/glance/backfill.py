@@ -98,16 +98,19 @@ def run(gdb, registry, glance_stores=(), fix_wrong=False, dry_run=False,
     *glance_stores* names every store glance has enabled, those store_kit
     has no driver for included: a row naming one of them is not legacy.
     *progress*, if given, is called as ``progress(n, report)`` after each
-    batch of *n* rows.  Batches are written on *writers* threads (1 on
-    SQLite, 4 on server engines unless given) while the next pages are
-    read.
+    batch of *n* rows.  On server engines batches are written on
+    *writers* threads (4 unless given) while the next pages are read; on
+    SQLite (one writer) in turn with the reads.
     """
     gdb.check_schema()
     enabled = frozenset(registry.names()) | frozenset(glance_stores)
     report = GlanceBackfillReport(max_listed=max_listed)
     if writers is None:
         writers = 1 if gdb.dialect == 'sqlite' else 4
-    with sk_backfill.BatchWriter(gdb, writers, overlap=True) as writer:
+    # SQLite: a reader waits out every commit (rollback journal) in the
+    # busy handler's sleeps, so reading while writing only loses there.
+    overlap = gdb.dialect != 'sqlite'
+    with sk_backfill.BatchWriter(gdb, writers, overlap=overlap) as writer:
         _scan(gdb, registry, enabled, fix_wrong, dry_run, batch_size, progress,
               report, writer)
     return report
