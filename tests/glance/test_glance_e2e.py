@@ -101,6 +101,9 @@ def test_glance_lists_store_kit_stores(glance):
     assert list(stores) == ['pool1', 'pool10', 's3a', 's3b', 'web']
     assert stores['pool1'].get('default') == 'true'
     assert stores['pool10']['description'] == 'the tenth pool'
+    # said once at start-up, in glance's own log: the http store does not
+    # set https_insecure, whose default differs from glance_store's
+    assert glance.server.log().count('store web: https_insecure is not set') == 1
 
 
 # -- upload, download, list, share, copy, delete --------------------------
