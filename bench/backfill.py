@@ -23,7 +23,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the repository instead of bench/ (whose copy.py would shadow the stdlib module)
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from store_kit.catalog import Catalog, models  # noqa: E402
 from store_kit.context import RequestContext  # noqa: E402

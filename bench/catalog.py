@@ -22,7 +22,8 @@ import uuid
 
 import sqlalchemy as sa
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the repository instead of bench/ (whose copy.py would shadow the stdlib module)
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from store_kit.catalog import Catalog, filters as filtering, models, visibility  # noqa: E402
 from store_kit.context import RequestContext  # noqa: E402

@@ -26,28 +26,16 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the repository instead of bench/ (whose copy.py would shadow the stdlib module)
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from store_kit import check  # noqa: E402
 from store_kit.catalog import Catalog, models  # noqa: E402
 from store_kit.location import url_key  # noqa: E402
 from tests.helpers import make_registry  # noqa: E402
 from tests.moto_server import moto_server  # noqa: E402
+from tests.ops.conftest import file_and_s3_conf  # noqa: E402
 
-CONF = """
-[DEFAULT]
-enabled_backends = fast:file, cold:s3
-[store_kit]
-default_backend = fast
-[fast]
-filesystem_store_datadir = {root}/fast
-[cold]
-s3_store_host = http://127.0.0.1:{port}
-s3_store_access_key = AKIABENCHCHECK000001
-s3_store_secret_key = bench/check+secret
-s3_store_bucket = images
-s3_store_create_bucket_on_put = true
-"""
 OLD = time.time() - 3 * 86400
 
 
@@ -181,7 +169,8 @@ def main():
     root = tempfile.mkdtemp(prefix='bench-check-')
     logging.getLogger('werkzeug').setLevel(logging.ERROR)     # one line per request
     with moto_server() as port:
-        registry = make_registry(root, CONF.format(root=root, port=port))
+        registry = make_registry(root, file_and_s3_conf(
+            root, 'http://127.0.0.1:%d' % port, 'AKIABENCHCHECK000001', 'bench/check+secret'))
         if args.locations:
             file_part(root, registry, args.locations, args.sample)
         if args.objects:

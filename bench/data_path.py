@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, __file__.rsplit('/bench/', 1)[0])
+# the repository instead of bench/ (whose copy.py would shadow the stdlib module)
+sys.path[0] = __file__.rsplit('/bench/', 1)[0]
 
 from oslo_config import cfg  # noqa: E402
 

@@ -16,7 +16,8 @@ import sys
 import time
 import types
 
-sys.path.insert(0, __file__.rsplit('/bench/', 1)[0])
+# the repository instead of bench/ (whose copy.py would shadow the stdlib module)
+sys.path[0] = __file__.rsplit('/bench/', 1)[0]
 
 from store_kit.registry import StoreRegistry  # noqa: E402
 

@@ -30,7 +30,8 @@ import textwrap
 import time
 import tracemalloc
 
-sys.path.insert(0, __file__.rsplit('/bench/', 1)[0])
+# the repository instead of bench/ (whose copy.py would shadow the stdlib module)
+sys.path[0] = __file__.rsplit('/bench/', 1)[0]
 
 import boto3  # noqa: E402
 from boto3.s3 import transfer  # noqa: E402

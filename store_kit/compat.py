@@ -14,6 +14,7 @@ import os
 
 from oslo_config import cfg
 
+from store_kit import config
 from store_kit import exceptions
 
 LOG = logging.getLogger(__name__)
@@ -204,13 +205,8 @@ def prepare_store(conf, name, driver_cls, legacy=False):
         for opt in driver_cls.options:
             if opt.dest in written:
                 conf.register_opt(opt, group=GLANCE_GROUP)
-                try:
-                    value = conf[GLANCE_GROUP][opt.dest]
-                except (cfg.ConfigFileValueError, ValueError):
-                    raise exceptions.BadStoreConfiguration(
-                        GLANCE_GROUP, opt.name, 'invalid value' if opt.secret else
-                        'invalid value %r' % written[opt.dest][-1])
-                conf.set_override(opt.dest, value, group=name)
+                config.check_group(conf, GLANCE_GROUP, [opt])
+                conf.set_override(opt.dest, conf[GLANCE_GROUP][opt.dest], group=name)
     description = written.get('store_description')
     if description and 'description' not in written:
         conf.set_override('description', description[-1], group=name)

@@ -6,8 +6,11 @@ by :func:`register_store_opts` when the registry is built, because the store
 names are only known once the config files are parsed).
 """
 
+import math
+
 from oslo_config import cfg
 
+from store_kit import exceptions
 from store_kit import ops_config
 
 DRIVER_NAMESPACE = 'store_kit.drivers'
@@ -56,6 +59,57 @@ def register_store_opts(conf, name, driver_cls):
 def enabled_backends(conf):
     """The ``enabled_backends`` dict, in config-file order."""
     return conf.enabled_backends or {}
+
+
+def fixed_groups():
+    """``{group: [opts]}`` of the options store_kit registers itself."""
+    groups = {'DEFAULT': DEFAULT_OPTS, 'store_kit': STORE_KIT_OPTS}
+    groups.update(ops_config.GROUPS)
+    return groups
+
+
+def check_group(conf, group, opts=None):
+    """Read every option of *group* (``'DEFAULT'`` for the top level; its
+    options *opts*, by default those store_kit defines for a fixed group)
+    so a bad value fails now, as :class:`BadStoreConfiguration` naming
+    section and option: ``invalid value 'x': <oslo's reason>``.  A secret
+    option's value is never echoed.  Float options must be finite."""
+    if opts is None:
+        opts = fixed_groups()[group]
+    section = conf if group == 'DEFAULT' else conf[group]
+    for opt in opts:
+        try:
+            value = getattr(section, opt.dest)
+        except (cfg.ConfigFileValueError, ValueError) as exc:
+            raise _bad_value(conf, group, opt,
+                             str(exc).rsplit('is not valid: ', 1)[-1])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _bad_value(conf, group, opt, 'must be a finite number')
+
+
+def check_fixed_groups(conf):
+    """:func:`check_group` for every group store_kit itself defines."""
+    for group in fixed_groups():
+        check_group(conf, group)
+
+
+def _bad_value(conf, group, opt, reason):
+    if opt.secret:                    # oslo's reason may quote the value
+        return exceptions.BadStoreConfiguration(group, opt.name,
+                                                'invalid value')
+    raw = _raw_value(conf, group, opt.dest)
+    shown = 'invalid value' if raw is None else 'invalid value %r' % (raw,)
+    return exceptions.BadStoreConfiguration(group, opt.name,
+                                            '%s: %s' % (shown, reason))
+
+
+def _raw_value(conf, group, dest):
+    """The value as written in the config file, or None if unavailable."""
+    try:
+        values, _ = conf._namespace._get_file_value([(group, dest)])
+    except Exception:  # private oslo API: best effort only
+        return None
+    return values[-1] if isinstance(values, list) and values else None
 
 
 def list_opts():

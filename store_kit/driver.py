@@ -7,6 +7,7 @@ it supports.  The base class does the rest: argument checks, routing errors,
 hashing and size checking of incoming data.
 """
 
+import collections.abc
 import dataclasses
 import enum
 import hashlib
@@ -43,13 +44,16 @@ class _SecretFilter(logging.Filter):
 
     def __init__(self):
         super().__init__('store_kit.secrets')
-        self.secrets = set()
+        self.secrets = ()
         self._lock = threading.Lock()
 
     def add(self, *secrets):
         """Register values that must never be logged (short ones ignored)."""
         with self._lock:
-            self.secrets.update(s for s in secrets if s and len(s) >= 4)
+            known = set(self.secrets)
+            known.update(s for s in secrets if s and len(s) >= 4)
+            # Longest first: a secret that holds another is hidden whole.
+            self.secrets = tuple(sorted(known, key=len, reverse=True))
 
     def scrub(self, text):
         """*text* without any registered secret or URL credential/query."""
@@ -194,6 +198,12 @@ class HashingReader:
                                      % (block_size,))
         if isinstance(data, (bytes, bytearray, memoryview)):
             data = io.BytesIO(data)
+        elif not hasattr(data, 'read') and (
+                isinstance(data, str)
+                or not isinstance(data, collections.abc.Iterable)):
+            raise exceptions.Invalid(
+                'image data must be bytes, a binary file object or an '
+                'iterable of bytes, got %s' % type(data).__name__)
         self._data = data
         self.expected_size = int(size)
         self.hashing_algo = hashing_algo
@@ -245,11 +255,11 @@ class HashingReader:
         read = getattr(self._data, 'read', None)
         if read is not None:
             while True:
-                block = read(bs)
+                block = _binary(read(bs))
                 if not block:
                     return
                 while len(block) < bs:
-                    more = read(bs - len(block))
+                    more = _binary(read(bs - len(block)))
                     if not more:
                         yield bytes(block)
                         return
@@ -271,6 +281,16 @@ class HashingReader:
                 yield block
         if buf:
             yield bytes(buf)
+
+
+def _binary(block):
+    """*block* as read from a file object, refused unless bytes-like."""
+    if block is None or isinstance(block, (bytes, bytearray)):
+        return block or b''
+    if isinstance(block, memoryview):
+        return bytes(block)
+    raise exceptions.Invalid('image data must be bytes, got %s (a file '
+                             'opened in text mode?)' % type(block).__name__)
 
 
 class ChunkIterator:
@@ -303,14 +323,24 @@ class ChunkIterator:
         self.close()
 
 
+def _is_utf8(text):
+    """True when *text* encodes as UTF-8 (holds no lone surrogate)."""
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_range(offset, length):
     """Validate a read range; return (offset, length)."""
     if offset is None:
         offset = 0
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise exceptions.Invalid('offset must be an integer >= 0, got %r'
                                  % (offset,))
-    if length is not None and (not isinstance(length, int) or length < 0):
+    if length is not None and (not isinstance(length, int)
+                               or isinstance(length, bool) or length < 0):
         raise exceptions.Invalid('length must be an integer >= 0 or None, '
                                  'got %r' % (length,))
     return offset, length
@@ -417,7 +447,15 @@ class Store:
     def parse_location(self, url):
         """Parse *url* into this driver's location class; a URL the store
         does not own is refused, so no store reads or deletes outside its
-        own prefixes even when named explicitly."""
+        own prefixes even when named explicitly.  So is anything but a
+        string that encodes as UTF-8 and holds no control character."""
+        if not isinstance(url, str):
+            raise exceptions.BadStoreUri('location URL must be a string, got '
+                                         '%s' % type(url).__name__)
+        if loc_mod.has_control(url) or not _is_utf8(url):
+            raise exceptions.BadStoreUri(
+                'location %s holds a control character or one that is not '
+                'valid Unicode' % loc_mod.redact(url))
         if not self.owns(url):
             if self.catch_all_families:
                 raise exceptions.BadStoreUri(
@@ -454,15 +492,17 @@ class Store:
         """Release what the store holds open (sessions, pools)."""
 
     def add(self, image_id, data, size=0, hashing_algo='sha512'):
-        """Store *data* under *image_id*; return an :class:`AddResult`."""
+        """Store *data* under *image_id*; return an :class:`AddResult`.
+
+        An image id the store could not give back through the URL it
+        returns is refused (:meth:`check_image_id`) before a byte is written.
+        """
         if not self.capabilities & Capabilities.WRITE:
             raise exceptions.ReadOnlyStore(
-                'store %r (%s) is read-only: cannot add image %s'
+                'store %r (%s) is read-only: cannot add image %r'
                 % (self.name, self.driver_name, image_id))
-        if not image_id or not isinstance(image_id, str) or (
-                '/' in image_id or image_id in ('.', '..')):
-            raise exceptions.Invalid('bad image id %r' % (image_id,))
-        if size is None or not isinstance(size, int) or size < 0:
+        self.check_image_id(image_id)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise exceptions.Invalid('image size must be an integer >= 0, '
                                      'got %r' % (size,))
         reader = HashingReader(data, size, hashing_algo,
@@ -473,6 +513,44 @@ class Store:
             reader.close()
         return AddResult(url, reader.size, reader.checksum, reader.multihash,
                          {'store': self.name})
+
+    #: Longest image id, in UTF-8 bytes, the driver can store (None: no
+    #: limit of its own).  A driver may set it per store in configure().
+    max_image_id_bytes = None
+
+    def check_image_id(self, image_id):
+        """Refuse, with :class:`Invalid` naming it, an image id that
+        :meth:`add` could not store so that the URL it returns designates
+        that same id: a non-empty string encodable as UTF-8, with no
+        control character and no '/', not '.' or '..', no longer than
+        ``max_image_id_bytes``, and that round-trips through the driver's
+        ``_url_for`` and ``_image_id_of``."""
+        if not isinstance(image_id, str) or not image_id:
+            raise exceptions.Invalid('bad image id %r: must be a non-empty '
+                                     'string' % (image_id,))
+        if not _is_utf8(image_id):
+            raise exceptions.Invalid('bad image id %r: not valid Unicode '
+                                     '(lone surrogate)' % (image_id,))
+        if loc_mod.has_control(image_id) or '/' in image_id or (
+                image_id in ('.', '..')):
+            raise exceptions.Invalid('bad image id %r: no control character '
+                                     'or "/", and not "." or ".."'
+                                     % (image_id,))
+        limit = self.max_image_id_bytes
+        if limit is not None and len(image_id.encode('utf-8')) > limit:
+            raise exceptions.Invalid('bad image id %r: longer than %d UTF-8 '
+                                     'bytes, the most store %r can store'
+                                     % (image_id, limit, self.name))
+        url = self._url_for(image_id)
+        try:
+            back = self._image_id_of(self.parse_location(url))
+        except exceptions.BadStoreUri:
+            back = None
+        if back != image_id:
+            raise exceptions.Invalid(
+                'bad image id %r: store %r cannot store it under a location '
+                'URL that designates it (%s would read back %r)'
+                % (image_id, self.name, loc_mod.redact(url), back))
 
     def write_block_size(self, size):
         """Block size the hashing reader yields to ``_add`` for an image of
@@ -528,10 +606,30 @@ class Store:
         """Remove exactly what *item* (from :meth:`inventory`) names."""
         raise NotImplementedError
 
+    def unfinished(self):
+        """The partial writes :meth:`inventory` lists (``tmp`` and
+        ``multipart`` items), listed more cheaply where a driver can."""
+        return (item for item in self.inventory() if item.kind != 'object')
+
+    def find_objects(self, image_id):
+        """``object`` items of the data stored under *image_id*, wherever
+        ``add()`` may have put it (a killed copy's leftover)."""
+        raise NotImplementedError
+
     # -- hooks -------------------------------------------------------------
 
     def _add(self, image_id, reader):
         """Consume *reader* (a HashingReader) fully; return the URL."""
+        raise NotImplementedError
+
+    def _url_for(self, image_id):
+        """The location URL :meth:`add` returns for *image_id* (writable
+        drivers implement it; ``_add`` returns the same)."""
+        raise NotImplementedError
+
+    def _image_id_of(self, location):
+        """The image id a parsed *location* of this store designates, or
+        None: the inverse of ``_url_for``."""
         raise NotImplementedError
 
     def _get(self, location, offset, length):

@@ -8,9 +8,15 @@ finishes without waiting out its own lease).  Another host's lease is only
 ever taken over once it has expired: we cannot see its processes.
 """
 
+import logging
 import os
 import socket
+import threading
 import uuid
+
+from store_kit import exceptions
+
+LOG = logging.getLogger(__name__)
 
 
 def hostname():
@@ -48,3 +54,38 @@ def is_dead_local(owner):
 def local_prefix():
     """What every owner of this host starts with (for a LIKE filter)."""
     return hostname() + ':'
+
+
+class Heartbeat:
+    """Calls ``renew()`` every third of *lease_seconds* while a block runs,
+    so a lease cannot expire under slow work.  ``renew`` returns False once
+    the lease is lost (logged; the work itself cannot be interrupted)."""
+
+    def __init__(self, renew, lease_seconds, what):
+        self.renew = renew
+        self.interval = lease_seconds / 3.0
+        self.what = what
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='store-kit-lease')
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            try:
+                mine = self.renew()
+            except exceptions.StoreKitError as exc:
+                LOG.warning('cannot renew the lease on %s: %s', self.what, exc)
+                continue
+            if not mine:
+                self.lost = True
+                LOG.error('lost the lease on %s while working on it', self.what)
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()

@@ -99,19 +99,21 @@ def normalise_segments(path):
 
 
 def _split_netloc(scheme, rest):
-    """Return (userinfo or None, hostport, path) for the part after ``://``."""
-    slash = rest.find('/')
-    if FAMILIES.get(scheme) in _SECRET_NETLOC_FAMILIES and '@' in rest:
-        # Legacy s3 URLs: s3://ACCESS:SECRET@host/bucket/key where SECRET may
-        # hold '/', '+' or ':'.  The host part follows the last '@' that comes
-        # before the first '/' after it.
-        at = _last_credential_at(rest)
+    """Return (userinfo or None, hostport, path) for the part after ``://``.
+
+    s3-family URLs take their userinfo from :func:`credential_at` (legacy
+    secrets may hold '/', '+' and ':'); the others by RFC 3986, from the
+    last '@' before the first '/'.
+    """
+    if '@' in rest and FAMILIES.get(scheme) in _SECRET_NETLOC_FAMILIES:
+        at = credential_at(rest)
         if at >= 0:
             userinfo, rest = rest[:at], rest[at + 1:]
             slash = rest.find('/')
             if slash < 0:
                 return userinfo, rest, ''
             return userinfo, rest[:slash], rest[slash:]
+    slash = rest.find('/')
     if slash < 0:
         hostport, path = rest, ''
     else:
@@ -122,29 +124,61 @@ def _split_netloc(scheme, rest):
     return None, hostport, path
 
 
-def _last_credential_at(rest):
-    """Index of the '@' closing the credentials of a legacy s3 URL, or -1.
+_HOST_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
+_IPV6_RE = re.compile(r'\[[0-9A-Fa-f:.]+\]\Z')
 
-    The credentials are ``access:secret``: the first ':' comes before the
-    closing '@', and what follows that '@' up to the next '/' is a host.
-    We take the last '@' whose prefix contains a ':' so a key holding '@'
-    does not confuse us, as long as the host part has no '@'.
+
+def is_hostport(text):
+    """True when *text* is a syntactically valid ``host[:port]`` (a name of
+    unreserved characters or a bracketed IPv6 literal; port 1-65535)."""
+    if text.startswith('['):
+        end = text.find(']') + 1
+        host, port = text[:end], text[end:]
+        if port:
+            if port[0] != ':':
+                return False
+            port = port[1:]
+            if not port:
+                return False
+        if not _IPV6_RE.match(host):
+            return False
+    else:
+        host, colon, port = text.partition(':')
+        # strip() with the allowed characters leaves nothing of a good name
+        if not host or host.strip(_HOST_CHARS) or (colon and not port):
+            return False
+    return not port or (port.isdigit() and port.isascii() and len(port) <= 5
+                        and 0 < int(port) < 65536)
+
+
+def credential_at(rest):
+    """Index of the '@' that ends the userinfo in *rest* (the part of a URL
+    after ``://``), or -1 when it has none.
+
+    The rule for legacy s3 URLs, whose secrets may hold '/', '+' and ':'
+    (so the first '/' is no boundary): the last '@' such that the user name
+    before it (up to the first ':') holds no '/' and a valid host[:port]
+    follows it (up to the next '/').  If no '@' has a valid host after it,
+    the last one with a '/'-free user name still ends the userinfo: a
+    malformed URL loses too much rather than shows a secret.
     """
     colon = rest.find(':')
-    if colon < 0:
-        return -1
-    slash = rest.find('/', colon)
-    if slash > colon + 1 and rest[colon + 1:slash].isdigit() and (
-            rest.find('@') > slash):
-        return -1                       # host:port/...@... -- no credentials
-    at = rest.find('@', colon)
+    slash = rest.find('/')
+    fallback = -1
+    at = rest.rfind('@')
     while at >= 0:
-        nxt = rest.find('@', at + 1)
-        host_end = rest.find('/', at + 1)
-        if nxt < 0 or (host_end >= 0 and nxt > host_end):
-            return at
-        at = nxt
-    return -1
+        earlier = rest.rfind('@', 0, at)
+        user_end = colon if 0 <= colon < at else at
+        if slash < 0 or slash >= user_end:
+            if fallback < 0 and earlier < 0:
+                return at       # the only candidate: it wins either way
+            end = rest.find('/', at + 1)
+            if is_hostport(rest[at + 1:] if end < 0 else rest[at + 1:end]):
+                return at
+            if fallback < 0:
+                fallback = at
+        at = earlier
+    return fallback
 
 
 def _components(url):
@@ -213,7 +247,7 @@ def match_key(url):
         port = None
         if family == 'file' and host == 'localhost':
             host = ''
-    elif portstr.isdigit() and 0 < int(portstr) < 65536:
+    elif portstr.isdigit() and portstr.isascii() and 0 < int(portstr) < 65536:
         port = int(portstr)
         if port in DEFAULT_PORTS:
             port = None
@@ -227,14 +261,19 @@ def _split_port(hostport, url):
     if hostport.startswith('['):           # IPv6 literal
         end = hostport.find(']')
         host, tail = hostport[:end + 1], hostport[end + 1:]
-        portstr = tail[1:] if tail.startswith(':') else ''
+        if end < 0 or (tail and not tail.startswith(':')):
+            raise exceptions.BadStoreUri('bad IPv6 host in location URL %r'
+                                         % redact(url))
+        portstr = tail[1:]
     else:
         host, _, portstr = hostport.partition(':')
     if not portstr:
         return host, None
-    if not portstr.isdigit() or not 0 < int(portstr) < 65536:
-        raise exceptions.BadStoreUri('bad port %r in location URL %r'
-                                     % (portstr, redact(url)))
+    if not (portstr.isdigit() and portstr.isascii()) or not (
+            0 < int(portstr) < 65536):
+        # The port is not echoed: in a malformed URL it may be a secret.
+        raise exceptions.BadStoreUri('bad port in location URL %r'
+                                     % redact(url))
     port = int(portstr)
     return host, (None if port in DEFAULT_PORTS else port)
 
@@ -269,7 +308,7 @@ def normal_form(url):
         # an s3 store reads the percent-decoded key: every encoding of one
         # key is the same object
         key = urllib.parse.unquote('/'.join(segments[1:]))
-        segments = (segments[0], urllib.parse.quote(key, safe='/'))
+        segments = (segments[0], urllib.parse.quote(key, safe='/', errors='surrogatepass'))
     netloc = host if port is None else '%s:%d' % (host, port)
     return '%s://%s/%s' % (family, netloc, '/'.join(segments))
 
@@ -289,41 +328,92 @@ def url_key(url):
     return hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()
 
 
+_CONTROL_RE = re.compile('[\x00-\x1f\x7f-\x9f]')
+_SURROGATE_RE = re.compile('[\ud800-\udfff]')
+_UNPRINTABLE_RE = re.compile('[\x00-\x1f\x7f-\x9f\ud800-\udfff]')
+
+
+def has_control(text):
+    """True when *text* holds a C0 or C1 control character (NUL too)."""
+    return _CONTROL_RE.search(text) is not None
+
+
+def printable(text, controls=True):
+    """*text* safe to print and to encode as UTF-8: lone surrogates (from
+    an undecodable file name, say) and, with *controls*, control
+    characters become Python escapes (``\\udcff``, ``\\x00``)."""
+    pattern = _UNPRINTABLE_RE if controls else _SURROGATE_RE
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def redact(url):
     """*url* fit for messages and logs: credentials become ``***`` and a
     query (which may hold a signature) becomes ``?...``.
 
-    Safe on anything: a non-URL comes back unchanged (as a string).
+    Whatever the scheme, the credentials end where :func:`credential_at`
+    says (the s3 rule), so a secret holding '/', ':' or '@' is hidden whole;
+    for an odd URL more than the userinfo may go, never less.  Safe on
+    anything: a non-URL comes back unchanged (as a string).
     """
-    url = str(url)
+    url = printable(str(url))
     sep = url.find('://')
     if sep < 0:
         return url
-    scheme = url[:sep].lower()
     rest = url[sep + 3:]
-    if FAMILIES.get(scheme) != 's3':
+    query = ''
+    if FAMILIES.get(url[:sep].lower()) != 's3':
         rest, query, _ = rest.partition('#')[0].partition('?')
         query = '?...' if query else ''
-    else:
-        query = ''
-    try:
-        userinfo, hostport, path = _split_netloc(scheme, rest)
-    except Exception:  # pragma: no cover - defensive, never leak
-        return url[:sep + 3] + '***'
-    if userinfo is None:
+    at = credential_at(rest) if '@' in rest else -1
+    if at < 0:
         return url[:sep + 3] + rest + query
-    return '%s://***@%s%s%s' % (url[:sep], hostport, path, query)
+    return '%s://***@%s%s' % (url[:sep], rest[at + 1:], query)
 
 
-_TEXT_CREDENTIALS_RE = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\'"]*@')
+_TEXT_SCHEME_RE = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://')
+_TEXT_URL_END_RE = re.compile(r'[\s\'"<>]')
 _TEXT_QUERY_RE = re.compile(r'\?[^\s\'")]+')
 
 
 def redact_text(text):
     """*text* (an error message, a log line) with the credentials and query
-    strings of every URL in it replaced, as :func:`redact` does for one."""
-    text = _TEXT_CREDENTIALS_RE.sub(r'\1***@', str(text))
+    strings of every URL in it replaced, as :func:`redact` does for one.
+
+    Each ``scheme://`` starts a URL that runs to the next white space or
+    quote; its credentials end where :func:`credential_at` says, even when
+    they hold another ``scheme://``.
+    """
+    text = printable(str(text), controls=False)
+    if '://' in text:
+        spans = []
+        for m in _TEXT_SCHEME_RE.finditer(text):
+            start = m.end()
+            stop = _TEXT_URL_END_RE.search(text, start)
+            token = text[start:stop.start() if stop else len(text)]
+            at = credential_at(token) if '@' in token else -1
+            if at >= 0:
+                spans.append((start, start + at))
+        if spans:
+            text = _hide_spans(text, spans)
     return _TEXT_QUERY_RE.sub('?...', text)
+
+
+def _hide_spans(text, spans):
+    """*text* with each (start, end) span (they may overlap) as ``***``."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if end <= pos:
+            continue
+        if start < pos:                 # overlaps the span just hidden
+            start = pos
+        else:
+            out.append(text[pos:start])
+            out.append('***')
+        pos = end
+    out.append(text[pos:])
+    return ''.join(out)
 
 
 def strip_credentials(url):

@@ -6,7 +6,6 @@ import logging
 import re
 import threading
 
-from oslo_config import cfg
 from stevedore import named
 
 from store_kit import compat
@@ -67,30 +66,6 @@ def get_registry():
     return _GLOBAL['registry']
 
 
-def _check_option_values(conf, name, driver_cls):
-    """Read every option of store *name* so bad values fail now, clearly."""
-    for opt in config.store_options(driver_cls):
-        try:
-            getattr(conf[name], opt.dest)
-        except (cfg.ConfigFileValueError, ValueError) as exc:
-            reason = 'invalid value'
-            if not opt.secret:
-                raw = _raw_value(conf, name, opt.dest)
-                if raw is not None:
-                    reason += ' %r' % raw
-                reason += ': %s' % str(exc).rsplit('is not valid: ', 1)[-1]
-            raise exceptions.BadStoreConfiguration(name, opt.name, reason)
-
-
-def _raw_value(conf, group, dest):
-    """The value as written in the config file, or None if unavailable."""
-    try:
-        values, _ = conf._namespace._get_file_value([(group, dest)])
-    except Exception:  # private oslo API: best effort only
-        return None
-    return values[-1] if isinstance(values, list) and values else None
-
-
 def build_store(conf, name, driver_name, legacy=False):
     """One store *name* of driver *driver_name*, its options registered and
     checked on *conf*: what :func:`create_stores` does per store, for hosts
@@ -100,7 +75,7 @@ def build_store(conf, name, driver_name, legacy=False):
     driver_cls = load_driver(driver_name, name)
     config.register_store_opts(conf, name, driver_cls)
     compat.prepare_store(conf, name, driver_cls, legacy=legacy)
-    _check_option_values(conf, name, driver_cls)
+    config.check_group(conf, name, config.store_options(driver_cls))
     return driver_cls(conf, name)
 
 
@@ -112,11 +87,9 @@ def create_stores(conf):
     remote end is unreachable still load.
     """
     config.register_opts(conf)
-    try:
-        enabled = config.enabled_backends(conf)
-    except (cfg.ConfigFileValueError, ValueError) as exc:
-        raise exceptions.BadStoreConfiguration('DEFAULT', 'enabled_backends',
-                                               'invalid value: %s' % exc)
+    config.check_group(conf, 'DEFAULT')
+    config.check_group(conf, 'store_kit')
+    enabled = config.enabled_backends(conf)
     legacy = compat.is_legacy(conf, enabled)
     to_load = compat.backends(conf, enabled)    # glance-api.conf's forms too
     if not to_load:
@@ -175,11 +148,33 @@ class StoreRegistry:
             else:
                 for prefix in store.url_prefixes:
                     self.index.add_prefix(prefix, name)
+        self._check_nesting()
         self.location_map = {
             name: {'store': store,
                    'store_entry': store.driver_name,
                    'location_class': store.location_class}
             for name, store in self._stores.items()}
+
+    def _check_nesting(self):
+        """A store that can delete may not own a proper ancestor of another
+        store's URL prefix: it would read and delete that store's data.
+        (Read-only stores, e.g. http, may nest: reads only delegate.)"""
+        for name, store in self._stores.items():
+            if getattr(store, 'catch_all_families', ()):
+                continue
+            for prefix in store.url_prefixes:
+                for outer, outer_prefix in self.index.owners_above(prefix):
+                    capabilities = getattr(self._stores[outer], 'capabilities',
+                                           driver_mod.Capabilities.NONE)
+                    if outer != name and (
+                            capabilities & driver_mod.Capabilities.DELETE):
+                        raise exceptions.BadStoreConfiguration(
+                            outer, None,
+                            'store %r (URL prefix %s) contains the URL prefix '
+                            '%s of store %r: it would read and delete that '
+                            'store\'s data; give them separate prefixes'
+                            % (outer, outer_prefix, location.redact(prefix),
+                               name))
 
     # -- lookup ------------------------------------------------------------
 

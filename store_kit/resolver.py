@@ -72,6 +72,24 @@ class PrefixIndex:
     def _describe(parsed):
         return '%s://%s%s' % (parsed.family, parsed.netloc, parsed.path)
 
+    def owners_above(self, prefix):
+        """``[(store name, normalised prefix)]`` of the stores whose prefix
+        is a proper ancestor of *prefix* at a segment boundary (they own
+        every URL under it too), outermost first."""
+        (family, host, port), segments = location.parse(prefix).key
+        netloc = host if port is None else '%s:%d' % (host, port)
+        node = self._tries.get((family, host, port))
+        found = []
+        for depth, seg in enumerate(segments or ()):
+            if node is None:
+                break
+            owner = node.get(_OWNER)
+            if owner is not None:
+                found.append((owner, '%s://%s/%s' % (
+                    family, netloc, '/'.join(segments[:depth]))))
+            node = node.get(seg)
+        return found
+
     def lookup(self, url):
         """Name of the store owning *url*, or ``None``.
 

@@ -17,9 +17,9 @@ are recorded on the row and retried later with exponential backoff.
 
 import datetime
 import logging
-import threading
 import time
 
+from store_kit import config
 from store_kit import exceptions
 from store_kit import leases
 from store_kit import location as loc_mod
@@ -66,7 +66,9 @@ class Scrubber:
 
     @classmethod
     def from_conf(cls, conf, db, registry):
-        """A scrubber configured from the ``[scrubber]`` options."""
+        """A scrubber configured from the ``[scrubber]`` options (a bad value
+        is a BadStoreConfiguration naming section and option)."""
+        config.check_group(conf, 'scrubber')
         s = conf.scrubber
         return cls(db, registry, scrub_time=s.scrub_time,
                    lease_seconds=s.lease_seconds, batch_size=s.batch_size,
@@ -126,7 +128,10 @@ class Scrubber:
                      ', '.join(sorted({o['image_id'] for o in others})))
         else:
             try:
-                with _Heartbeat(self.db, loc['id'], self.owner, self.lease_seconds):
+                with leases.Heartbeat(
+                        lambda: self.db.renew_leases([loc['id']], self.owner,
+                                                     self.lease_seconds),
+                        self.lease_seconds, 'location %s' % loc['id']):
                     self.registry.delete(url, store=self.registry.store_of(loc))
             except exceptions.NotFound:
                 LOG.info('scrubber: %s was already gone', loc_mod.redact(url))
@@ -150,40 +155,6 @@ class Scrubber:
     def restore(self, ctx, image_id):
         """Bring a pending_delete image back to active (see Catalog)."""
         return self.db.image_restore(ctx, image_id)
-
-
-class _Heartbeat:
-    """Renews one location's lease every third of the lease while a store
-    delete runs, so the lease cannot expire under it."""
-
-    def __init__(self, db, location_id, owner, lease_seconds):
-        self.db, self.location_id, self.owner = db, location_id, owner
-        self.lease_seconds = lease_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name='store-kit-lease-%s' % location_id)
-
-    def _run(self):
-        while not self._stop.wait(self.lease_seconds / 3.0):
-            try:
-                mine = self.db.renew_leases([self.location_id], self.owner,
-                                            self.lease_seconds)
-            except exceptions.StoreKitError as exc:
-                LOG.warning('scrubber %s: cannot renew the lease on location %s: '
-                            '%s', self.owner, self.location_id, exc)
-                continue
-            if not mine:
-                LOG.error('scrubber %s: lost the lease on location %s while '
-                          'deleting its data', self.owner, self.location_id)
-                return
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def _error_line(exc):

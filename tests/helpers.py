@@ -1,5 +1,7 @@
-"""Shared test helpers: build a config from text, a registry from a config."""
+"""Shared test helpers: a config or registry from text, the server skip/fail
+switch, and real filesystem faults (read-only and full filesystems)."""
 
+import contextlib
 import os
 
 import pytest
@@ -40,3 +42,49 @@ def skip_or_fail(reason):
     if require_servers():
         pytest.fail('%s (STORE_KIT_REQUIRE_SERVERS=1)' % reason)
     pytest.skip(reason)
+
+
+# -- real filesystem faults (root only: mount(8)) ---------------------------
+
+def _run_mount(cmd):
+    """Run a mount(8)/umount(8) command; skip the test if it is refused."""
+    import subprocess
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except OSError as exc:
+        pytest.skip('cannot run %s here: %s' % (cmd[0], exc))
+    if proc.returncode != 0:
+        pytest.skip('`%s` refused here: %s' % (' '.join(cmd), proc.stderr.strip()))
+
+
+def _umount(path):
+    import subprocess
+    if subprocess.run(['umount', path], capture_output=True).returncode != 0:
+        subprocess.run(['umount', '-l', path], capture_output=True)
+
+
+@contextlib.contextmanager
+def read_only_mount(path):
+    """Make directory *path* read-only for every process, root included
+    (EROFS, which chmod cannot give root): a read-only bind mount of the
+    directory on itself, removed on exit."""
+    path = str(path)
+    _run_mount(['mount', '--bind', path, path])
+    try:
+        _run_mount(['mount', '-o', 'remount,bind,ro', path])
+        yield path
+    finally:
+        _umount(path)
+
+
+@contextlib.contextmanager
+def small_filesystem(path, size='1m'):
+    """Mount a tmpfs of *size* on directory *path* (created if need be), so
+    writes beyond it fail with ENOSPC; unmounted on exit."""
+    path = str(path)
+    os.makedirs(path, exist_ok=True)
+    _run_mount(['mount', '-t', 'tmpfs', '-o', 'size=%s' % size, 'tmpfs', path])
+    try:
+        yield path
+    finally:
+        _umount(path)

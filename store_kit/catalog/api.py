@@ -14,6 +14,7 @@ from store_kit import exceptions
 from store_kit.catalog import filters as filtering
 from store_kit.catalog import models, schema, visibility
 from store_kit.catalog.bulk import BulkMixin
+from store_kit.catalog.copies import CopiesMixin
 from store_kit.catalog.dependencies import DependenciesMixin
 from store_kit.catalog.leases import LeasesMixin, release_dead_local
 from store_kit.catalog.engine import make_engine, run_in_transaction
@@ -34,7 +35,7 @@ CHILDREN = ('properties', 'tags', 'locations')
 
 
 class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMixin,
-              BulkMixin, LeasesMixin, RepairMixin):
+              BulkMixin, LeasesMixin, RepairMixin, CopiesMixin):
     """The image catalog on one database.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://``,

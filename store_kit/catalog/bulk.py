@@ -17,8 +17,8 @@ from store_kit.catalog import models
 
 locations = models.locations
 
-#: SQL reading metadata['store'] as text, per dialect.
-_STORE_EXPR = {
+#: SQL reading metadata['store'] as text, per dialect (column ``meta_data``).
+STORE_EXPR = {
     'sqlite': "json_extract(meta_data, '$.store')",
     'postgresql': "(meta_data ->> 'store')",
     'mysql': "JSON_UNQUOTE(JSON_EXTRACT(meta_data, '$.store'))",
@@ -52,19 +52,7 @@ class BulkMixin:
         ``store`` is ``metadata['store']`` or None.  Keyset pages by id
         after *after_id*, one short read each.
         """
-        if batch_size < 1:
-            raise exceptions.Invalid('batch size must be >= 1, got %r' % (batch_size,))
-        sql = ('SELECT id, url, %s FROM locations WHERE id > %%d '
-               "AND status != 'deleted' ORDER BY id LIMIT %d"
-               % (_STORE_EXPR[self._sql_dialect], int(batch_size)))
-        last = int(after_id or 0)
-        while True:
-            rows = self._run(lambda conn: conn.exec_driver_sql(sql % last).cursor.fetchall(),
-                             what='location scan')
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield [tuple(r) for r in rows]
+        return self._pages('SELECT l.id, l.url, %s FROM locations l', batch_size, after_id)
 
     def set_location_stores(self, updates):
         """Write ``metadata['store']`` for ``[(location_id, store), ...]``.
@@ -100,14 +88,22 @@ class BulkMixin:
         """Yield lists of ``(id, image_id, url, status, store, image_size,
         url_key)`` of non-deleted locations, keyset by id (what ``store-kit
         check`` compares with the stores)."""
+        return self._pages('SELECT l.id, l.image_id, l.url, l.status, %s, i.size, l.url_key '
+                           'FROM locations l JOIN images i ON i.id = l.image_id',
+                           batch_size, after_id)
+
+    def _pages(self, select, batch_size, after_id):
+        """Keyset pages (lists of tuples, first column ``l.id``) of *select*
+        (``%s`` standing for ``metadata['store']``) over the non-deleted
+        locations ``l``, one short read each."""
         if batch_size < 1:
             raise exceptions.Invalid('batch size must be >= 1, got %r' % (batch_size,))
-        store = _STORE_EXPR[self._sql_dialect].replace('meta_data', 'l.meta_data')
-        sql = ('SELECT l.id, l.image_id, l.url, l.status, %s, i.size, l.url_key '
-               'FROM locations l '
-               'JOIN images i ON i.id = l.image_id WHERE l.id > %%d '
-               "AND l.status != 'deleted' ORDER BY l.id LIMIT %d" % (store, int(batch_size)))
-        last = int(after_id or 0)
+        sql = (select % STORE_EXPR[self._sql_dialect].replace('meta_data', 'l.meta_data')
+               + " WHERE l.id > %%d AND l.status != 'deleted' ORDER BY l.id LIMIT %d"
+               % int(batch_size))
+        return self._page_rows(sql, int(after_id or 0))
+
+    def _page_rows(self, sql, last):
         while True:
             rows = self._run(lambda conn: conn.exec_driver_sql(sql % last).cursor.fetchall(),
                              what='location scan')

@@ -23,7 +23,7 @@ MAX_ATTEMPTS = 12
 
 def make_engine(url):
     """Create the engine for ``url`` with the settings its dialect needs."""
-    u = sa.engine.make_url(url)
+    u = parse_url(url)
     backend = u.get_backend_name()
     if backend == 'sqlite':
         return _sqlite_engine(u)
@@ -44,6 +44,35 @@ def make_engine(url):
                 cur.execute('SET SESSION max_recursive_iterations = 4294967295')
             cur.close()
     return engine
+
+
+def parse_url(url):
+    """``url`` as a SQLAlchemy URL whose dialect and driver load, or
+    :class:`BadStoreConfiguration` for ``[catalog] connection`` that never
+    echoes the URL (it may hold a password)."""
+    try:
+        u = sa.engine.make_url(url)
+    except (ValueError, TypeError, sa_exc.ArgumentError):
+        raise exceptions.BadStoreConfiguration(
+            'catalog', 'connection', 'not a valid SQLAlchemy URL (expected '
+            'dialect+driver://user:password@host:port/database; the value is '
+            'not shown, it may hold a password)') from None
+    if u.port is not None and not 0 < u.port < 65536:
+        raise exceptions.BadStoreConfiguration(
+            'catalog', 'connection', 'port %d is out of range' % u.port)
+    try:
+        dialect = u.get_dialect()
+    except sa_exc.ArgumentError:
+        raise exceptions.BadStoreConfiguration(
+            'catalog', 'connection', 'unknown database dialect or driver %r'
+            % u.drivername) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise exceptions.BadStoreConfiguration(
+            'catalog', 'connection', 'the driver of %r is not installed (%s)'
+            % (u.drivername, exc)) from None
+    return u
 
 
 def _sqlite_engine(u):

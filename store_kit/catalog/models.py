@@ -145,6 +145,16 @@ dependencies = sa.Table(
     sa.Index('ix_dependencies_target_id', 'target_id', 'source_id'),
 )
 
+#: Who is copying which image into which store (copy, evacuate): one live
+#: lease per (image, target) across every node.
+copy_leases = sa.Table(
+    'copy_leases', metadata,
+    sa.Column('image_id', sa.String(36), sa.ForeignKey('images.id'), primary_key=True),
+    sa.Column('target', sa.String(255), primary_key=True),
+    sa.Column('lease_owner', sa.String(255), nullable=False),
+    sa.Column('lease_until', Timestamp, nullable=False),
+)
+
 #: Named rows locked FOR UPDATE to serialise changes of a shared structure
 #: (the dependency graph) on engines with row locks.
 locks = sa.Table(

@@ -68,6 +68,9 @@ class Env:
              default_config_dirs=dirs, use_env=False)
         if not cli and not files and not dirs:
             self.embedded = self._embedded_default(conf)
+        # Every option store_kit defines, read now: a bad value is one
+        # line naming section and option, whichever command runs.
+        config_mod.check_fixed_groups(conf)
         return conf
 
     @staticmethod

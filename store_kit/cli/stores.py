@@ -1,7 +1,6 @@
 """Store and location commands: stores, resolve, location-add,
 location-delete."""
 
-from store_kit import exceptions
 from store_kit import location as loc_mod
 from store_kit.cli.base import IMAGE, arg, emit_object, emit_rows, image_view
 
@@ -23,13 +22,9 @@ def cmd_stores(env, args):
 
 
 def cmd_resolve(env, args):
-    rows = []
-    for url in args.urls:
-        try:
-            name = env.registry.resolve(url)
-        except exceptions.StoreKitError:
-            name = None
-        rows.append({'url': loc_mod.redact(url), 'store': name})
+    registry = env.registry     # a bad config is exit 2, not "(none)"
+    rows = [{'url': loc_mod.redact(url), 'store': registry.resolve(url)}
+            for url in args.urls]
     if args.format == 'json':
         emit_rows(args, rows, ('url', 'store'))
     else:

@@ -95,8 +95,13 @@ class FileStore(driver.Store):
             if real in seen:
                 raise self.bad_option(option, 'datadir %r listed twice' % path)
             seen.add(real)
-            self.datadirs.append((priority, os.path.normpath(path)))
+            self.datadirs.append((priority, _normpath(path)))
             self.real_datadirs.append(real)
+        self._check_not_nested(dirs[0][2])
+        # The longest image id whose temp file ".<id>.<8 random>.tmp" fits
+        # in a file name on every datadir.
+        self.max_image_id_bytes = min(
+            _name_max(d) for d in self.real_datadirs) - len('...tmp') - 8
         # Legacy URLs carry the configured path (which may go through a
         # symlink); the real path owns the same files.
         self.url_prefixes = []
@@ -129,9 +134,13 @@ class FileStore(driver.Store):
                                   % (prio, entry))
 
     def _prepare_dir(self, path, option):
+        """Create datadir *path* if needed; return its real path.  A
+        datadir must be absolute, not '/', and written in a file:// URL
+        (configured and real spelling alike) must read back as itself."""
         if not path or not os.path.isabs(path):
             raise self.bad_option(option, 'datadir %r is not an absolute '
                                           'path' % path)
+        self._check_url_safe(path, path, option)
         try:
             os.makedirs(path, mode=0o750, exist_ok=True)
         except OSError as exc:
@@ -139,7 +148,48 @@ class FileStore(driver.Store):
                                   % (path, exc.strerror))
         if not os.path.isdir(path):
             raise self.bad_option(option, '%r is not a directory' % path)
-        return os.path.realpath(path)
+        real = os.path.realpath(path)
+        self._check_url_safe(path, real, option)
+        return real
+
+    def _check_url_safe(self, configured, path, option):
+        """Refuse datadir *path* (a spelling of *configured*) unless the
+        URL ``file://<path>`` reads back as that path, and it is not '/'."""
+        normal = _normpath(path)
+        if normal == '/':
+            raise self.bad_option(option, 'datadir %r is the root directory: '
+                                          'it would own every file:// URL'
+                                  % configured)
+        back = None
+        if location.printable(normal) == normal:   # no control, surrogate
+            try:
+                back = location.parse('file://' + normal).path
+            except exceptions.BadStoreUri:
+                pass
+        if back != normal:
+            what = '' if path == configured else ' (real path %r)' % path
+            raise self.bad_option(
+                option, 'datadir %r%s cannot be written in a file:// URL '
+                'that reads back the same path (a URL of it would read %r): '
+                'use a path without "%%", "?", "#" or control characters'
+                % (configured, what, back))
+
+    def _check_not_nested(self, option):
+        """Two datadirs of this store may not contain one another (under
+        any spelling): files of one would be listed, read and deleted as
+        files of the other."""
+        spellings = []
+        for i, ((_, path), real) in enumerate(zip(self.datadirs,
+                                                  self.real_datadirs)):
+            for d in (path, real):
+                spellings.append((i, d, location.parse('file://' + d).segments))
+        for i, outer, osegs in spellings:
+            for j, inner, isegs in spellings:
+                if i != j and len(osegs) < len(isegs) and (
+                        isegs[:len(osegs)] == osegs):
+                    raise self.bad_option(
+                        option, 'datadir %r contains datadir %r: one store\'s '
+                        'datadirs may not nest' % (outer, inner))
 
     def aliases(self, url):
         """*url* under each spelling of its datadir: the configured path
@@ -191,12 +241,14 @@ class FileStore(driver.Store):
     def _choose_datadir(self, size):
         """Highest priority dir with room; most free space within it."""
         best = None
+        failed = None
         for priority, path in self.datadirs:
             try:
                 st = os.statvfs(path)
             except OSError as exc:
                 LOG.warning('store %s: cannot stat datadir %s: %s',
-                            self.name, path, exc)
+                            self.name, path, exc.strerror)
+                failed = failed or (exc, path)
                 continue
             free = st.f_bavail * st.f_frsize
             if free <= 0 or free < size:
@@ -205,129 +257,152 @@ class FileStore(driver.Store):
             if best is None or key > best[0]:
                 best = (key, path)
         if best is None:
+            if failed is not None:
+                raise self._fs_error(failed[0], 'stat datadir', failed[1],
+                                     missing=False)
             raise exceptions.StorageFull(
                 'store %r: no datadir has room for %d bytes'
                 % (self.name, size))
         return best[1]
 
+    def _url_for(self, image_id, datadir=None):
+        if datadir is None:
+            datadir = self.datadirs[0][1]
+        return 'file://' + os.path.join(datadir, image_id)
+
+    def _image_id_of(self, loc):
+        head, _, name = loc.parsed.path.rpartition('/')
+        if head in self.real_datadirs or any(
+                head == path for _, path in self.datadirs):
+            return name
+        return None
+
     def _add(self, image_id, reader):
         datadir = self._choose_datadir(reader.expected_size)
         final = os.path.join(datadir, image_id)
         if os.path.lexists(final):
-            raise exceptions.Duplicate('image %s already exists in store %r'
+            raise exceptions.Duplicate('image %r already exists in store %r'
                                        % (image_id, self.name))
-        fd, tmp = tempfile.mkstemp(dir=datadir, prefix='.%s.' % image_id,
-                                   suffix='.tmp')
+        what = 'write image %r in' % image_id
+        with self._fs_errors(what, datadir):
+            fd, tmp = tempfile.mkstemp(dir=datadir, prefix='.%s.' % image_id,
+                                       suffix='.tmp')
         try:
             writer = _BlockWriter(fd, reader.block_size, self.direct_io)
             try:
                 for block in reader:        # input errors propagate as-is
-                    with self._write_errors(image_id, datadir):
+                    with self._fs_errors(what, datadir):
                         writer.write(block)
-                with self._write_errors(image_id, datadir):
+                with self._fs_errors(what, datadir):
                     if self.file_perm:
                         os.fchmod(fd, self.file_perm)
                     if self.fsync:
                         os.fsync(fd)
             finally:
                 writer.close()
-                os.close(fd)
-            with self._write_errors(image_id, datadir):
+                with self._fs_errors(what, datadir):
+                    os.close(fd)
+            with self._fs_errors(what, datadir):
                 try:
                     os.link(tmp, final)        # atomic, never overwrites
                 except FileExistsError:
-                    raise exceptions.Duplicate('image %s already exists in '
+                    raise exceptions.Duplicate('image %r already exists in '
                                                'store %r' % (image_id,
                                                              self.name))
                 if self.fsync:
                     _fsync_dir(datadir)
         finally:
             _unlink_quietly(tmp)
-        return 'file://' + final
+        return self._url_for(image_id, datadir)
 
     @contextlib.contextmanager
-    def _write_errors(self, image_id, datadir):
-        """Turn OSErrors of our own writes into store_kit errors."""
+    def _fs_errors(self, action, path, missing=False):
+        """Turn an OSError of *action* on *path* into a store_kit error
+        naming the store and the path: StorageFull (no space or quota),
+        Forbidden (permissions, read-only filesystem), NotFound (when
+        *missing* and the file cannot exist), BackendError otherwise."""
         try:
             yield
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-                raise exceptions.StorageFull(
-                    'store %r: no space to write image %s in %s (%s)'
-                    % (self.name, image_id, datadir, exc.strerror))
-            raise exceptions.BackendError(
-                'store %r: cannot write image %s in %s: %s'
-                % (self.name, image_id, datadir, exc.strerror),
-                code=errno.errorcode.get(exc.errno))
+            raise self._fs_error(exc, action, path, missing) from exc
+
+    def _fs_error(self, exc, action, path, missing=False):
+        """The store_kit error for OSError *exc* (see :meth:`_fs_errors`)."""
+        code = exc.errno
+        msg = 'store %r: cannot %s %s: %s' % (
+            self.name, action, location.printable(path),
+            exc.strerror or type(exc).__name__)
+        if code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return exceptions.StorageFull(msg)
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return exceptions.Forbidden(msg)
+        if missing and code in (errno.ENOENT, errno.ENOTDIR,
+                                errno.ENAMETOOLONG):
+            return exceptions.NotFound('store %r: image file %s not found (%s)'
+                                       % (self.name, location.printable(path),
+                                          exc.strerror))
+        if code == errno.ELOOP:
+            return exceptions.BadStoreUri('%s (a symlink: refused)' % msg)
+        if code == errno.EISDIR:
+            return exceptions.BadStoreUri(msg)
+        return exceptions.BackendError(msg, code=errno.errorcode.get(code))
 
     # -- read / delete -----------------------------------------------------
 
     def _open(self, loc):
         path = self._confined_path(loc)
-        try:
+        # O_NOFOLLOW: a file that became a symlink meanwhile is ELOOP.
+        with self._fs_errors('read image file', path, missing=True):
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            raise exceptions.NotFound('image file %s not found in store %r'
-                                      % (loc.url, self.name))
-        except IsADirectoryError:
-            raise exceptions.BadStoreUri('location %s is a directory'
-                                         % loc.url)
-        except PermissionError:
-            raise exceptions.Forbidden('store %r may not read %s'
-                                       % (self.name, loc.url))
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:       # became a symlink meanwhile
-                raise exceptions.BadStoreUri('location %s is a symlink: '
-                                             'refused by store %r'
-                                             % (loc.url, self.name))
-            raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        try:
+            with self._fs_errors('read image file', path):
+                mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise exceptions.BadStoreUri('location %s is not a regular '
+                                             'file' % loc.url)
+        except BaseException:
             os.close(fd)
-            raise exceptions.BadStoreUri('location %s is not a regular file'
-                                         % loc.url)
+            raise
         return open(fd, 'rb', buffering=0), path
 
     def _get(self, loc, offset, length):
-        f, _ = self._open(loc)
+        f, path = self._open(loc)
         try:
-            total = os.fstat(f.fileno()).st_size
-            size = driver.range_size(total, offset, length)
-            if offset:
-                f.seek(offset)
+            with self._fs_errors('read image file', path):
+                total = os.fstat(f.fileno()).st_size
+                size = driver.range_size(total, offset, length)
+                if offset:
+                    f.seek(offset)
         except BaseException:
             f.close()
             raise
-        return driver.ChunkIterator(self._chunks(f, size), f.close), size
+        return driver.ChunkIterator(self._chunks(f, size, path),
+                                    f.close), size
 
-    def _chunks(self, f, size):
-        yield from driver.read_exactly(f.read, size, self.chunk_size,
-                                       'file %s' % f.name)
+    def _chunks(self, f, size, path):
+        with self._fs_errors('read image file', path):
+            yield from driver.read_exactly(f.read, size, self.chunk_size,
+                                           'file %s' % path)
         f.close()
 
     def _get_size(self, loc):
         path = self._confined_path(loc)
-        try:
+        with self._fs_errors('stat image file', path, missing=True):
             return os.lstat(path).st_size
-        except FileNotFoundError:
-            raise exceptions.NotFound('image file %s not found in store %r'
-                                      % (loc.url, self.name))
 
     def _delete(self, loc):
         path = self._confined_path(loc)
-        try:
+        with self._fs_errors('delete image file', path, missing=True):
             os.unlink(path)
-        except FileNotFoundError:
-            raise exceptions.NotFound('image file %s not found in store %r'
-                                      % (loc.url, self.name))
-        except PermissionError:
-            raise exceptions.Forbidden('store %r may not delete %s'
-                                       % (self.name, loc.url))
 
     # -- inventory (the consistency checker) --------------------------------
 
     def inventory(self):
         """Every regular file directly in a datadir: image data, or a
         partial ``.<id>.<random>.tmp`` file an interrupted add left."""
+        return self._scan(lambda name: True)
+
+    def _scan(self, wanted):
         for (_, path), real in zip(self.datadirs, self.real_datadirs):
             url_head = 'file://' + os.path.join(path, '')
             real_head = os.path.join(real, '')
@@ -338,13 +413,15 @@ class FileStore(driver.Store):
                                               % (self.name, path, exc.strerror))
             with entries:
                 for entry in entries:
+                    name = entry.name
+                    if not wanted(name):
+                        continue
                     try:
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue                # removed while we listed
                     if not stat.S_ISREG(st.st_mode):
                         continue
-                    name = entry.name
                     tmp = name.startswith('.') and name.endswith('.tmp')
                     image_id = name[1:].rsplit('.', 2)[0] if tmp else name
                     # the URL add() writes (a name that does not round-trip
@@ -352,6 +429,26 @@ class FileStore(driver.Store):
                     yield driver.InventoryItem('tmp' if tmp else 'object',
                                                url_head + image_id, st.st_size,
                                                st.st_mtime, real_head + name)
+
+    def unfinished(self):
+        """Partial ``.<id>.<random>.tmp`` files (names alone tell them)."""
+        for item in self._scan(lambda name: name.startswith('.') and name.endswith('.tmp')):
+            yield item
+
+    def find_objects(self, image_id):
+        found = []
+        for (_, path), real in zip(self.datadirs, self.real_datadirs):
+            try:
+                st = os.lstat(os.path.join(real, image_id))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise self._fs_error(exc, 'stat', os.path.join(real, image_id))
+            if stat.S_ISREG(st.st_mode):
+                found.append(driver.InventoryItem(
+                    'object', self._url_for(image_id, path), st.st_size,
+                    st.st_mtime, os.path.join(real, image_id)))
+        return found
 
     def sizes(self, urls):
         """One ``lstat`` per URL whose file sits directly in a datadir (the
@@ -380,7 +477,7 @@ class FileStore(driver.Store):
                 found[url] = None
                 continue
             except OSError as exc:
-                found[url] = self._os_error('stat', path, exc)
+                found[url] = self._fs_error(exc, 'stat', path)
                 continue
             if stat.S_ISREG(st.st_mode):
                 found[url] = st.st_size
@@ -405,7 +502,7 @@ class FileStore(driver.Store):
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise self._os_error('remove', path, exc)
+            raise self._fs_error(exc, 'remove', path)
 
     @property
     def _datadir_spellings(self):
@@ -414,14 +511,6 @@ class FileStore(driver.Store):
             dirs.add(os.path.normpath(path))
             dirs.add(real)
         return dirs
-
-    def _os_error(self, action, path, exc):
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return exceptions.Forbidden('store %r may not %s %s: %s'
-                                        % (self.name, action, path, exc.strerror))
-        return exceptions.BackendError('store %r: cannot %s %s: %s'
-                                       % (self.name, action, path, exc.strerror),
-                                       code=errno.errorcode.get(exc.errno))
 
     def check_reachable(self):
         for path in self.real_datadirs:
@@ -474,6 +563,19 @@ class _BlockWriter:
                 pass        # a traceback still holds a view; GC frees it
 
 
+def _normpath(path):
+    """*path* normalised, with one leading '/' (POSIX keeps two)."""
+    return '/' + os.path.normpath(path).lstrip('/')
+
+
+def _name_max(path):
+    """The longest file name (bytes) the filesystem of *path* allows."""
+    try:
+        return os.pathconf(path, 'PC_NAME_MAX')
+    except (OSError, ValueError):
+        return 255
+
+
 def _set_direct(fd, on):
     """Turn O_DIRECT on or off for *fd*; False where unsupported."""
     direct = getattr(os, 'O_DIRECT', 0)
@@ -508,3 +610,6 @@ def _unlink_quietly(path):
         os.unlink(path)
     except FileNotFoundError:
         pass
+    except OSError as exc:
+        LOG.warning('cannot remove temp file %s: %s',
+                    location.printable(path), exc.strerror)

@@ -144,19 +144,29 @@ class HttpLocation(location.StoreLocation):
         if not parsed.host:
             raise exceptions.BadStoreUri('no host in URL %s'
                                          % location.redact(url))
-        split = urllib.parse.urlsplit(url)
+        try:
+            split = urllib.parse.urlsplit(url)
+        except ValueError:
+            raise exceptions.BadStoreUri('malformed URL %s'
+                                         % location.redact(url)) from None
         hostport = split.netloc.rpartition('@')[2]
         request_url = urllib.parse.urlunsplit(
             (parsed.scheme, hostport, split.path or '/', split.query, ''))
         auth = None
         if parsed.username is not None:
-            auth = (urllib.parse.unquote(parsed.username),
-                    urllib.parse.unquote(parsed.password or ''))
+            auth = (_auth_bytes(parsed.username),
+                    _auth_bytes(parsed.password or ''))
         return cls(store_name, parsed, request_url, auth)
 
     @property
     def url(self):
         return self.request_url
+
+
+def _auth_bytes(text):
+    """A user name or password of a URL as Basic auth sends it: each
+    percent-escape is one octet, other characters UTF-8 (RFC 3986/7617)."""
+    return urllib.parse.unquote_to_bytes(text)
 
 
 def _site(url):

@@ -17,6 +17,7 @@ import concurrent.futures
 import contextlib
 import datetime
 import logging
+import math
 import os
 import re
 import threading
@@ -229,8 +230,15 @@ class S3Location(location.StoreLocation):
                 's3 location %s needs a bucket and a key'
                 % location.redact(self.url))
         self.bucket = parsed.segments[0]
-        # add() percent-encodes the key; glance's keys are plain UUIDs.
-        self.key = urllib.parse.unquote('/'.join(parsed.segments[1:]))
+        # add() percent-encodes the key; glance's keys are plain UUIDs.  An
+        # escape that is not UTF-8 designates no key (not U+FFFD's).
+        try:
+            self.key = urllib.parse.unquote('/'.join(parsed.segments[1:]),
+                                            errors='strict')
+        except UnicodeDecodeError:
+            raise exceptions.BadStoreUri(
+                's3 location %s: the key is not UTF-8 once percent-decoded'
+                % location.redact(self.url)) from None
 
     @property
     def url(self):
@@ -323,8 +331,9 @@ class S3Store(driver.Store):
 
     def _positive_opt(self, name):
         value = self._opt(name)
-        if not value > 0:
-            raise self.bad_option(name, 'must be > 0, got %r' % (value,))
+        if not (math.isfinite(value) and value > 0):
+            raise self.bad_option(name, 'must be a finite number > 0, got %r'
+                                  % (value,))
         return value
 
     def _int_opt(self, name, low, high):
@@ -434,6 +443,16 @@ class S3Store(driver.Store):
 
     # -- locations -------------------------------------------------------------
 
+    #: S3's limit on object keys.
+    max_image_id_bytes = 1024
+
+    def _url_for(self, image_id):
+        return 's3://%s/%s/%s' % (self._netloc(), self.bucket,
+                                  urllib.parse.quote(image_id, safe=''))
+
+    def _image_id_of(self, loc):
+        return loc.key if loc.bucket == self.bucket else None
+
     # -- write -----------------------------------------------------------------
 
     def write_block_size(self, size):
@@ -469,8 +488,7 @@ class S3Store(driver.Store):
             self._put_multipart(bucket, key, reader)
         LOG.debug('store %s: added %s (%d bytes)', self.name,
                   self._where(bucket, key), reader.size)
-        return 's3://%s/%s/%s' % (self._netloc(), bucket,
-                                  urllib.parse.quote(key, safe=''))
+        return self._url_for(image_id)
 
     def _ensure_bucket(self):
         """Make sure the bucket exists (checked once per store), creating it
@@ -742,10 +760,6 @@ class S3Store(driver.Store):
 
     sizes_from_listing = True
 
-    def _url_for(self, key):
-        return 's3://%s/%s/%s' % (self._netloc(), self.bucket,
-                                  urllib.parse.quote(key, safe=''))
-
     def inventory(self):
         """Every object of the bucket, then every unfinished multipart upload:
         one paginated listing each, no request per object."""
@@ -757,13 +771,33 @@ class S3Store(driver.Store):
                     yield driver.InventoryItem('object', self._url_for(obj['Key']),
                                                int(obj['Size']), _timestamp(obj['LastModified']),
                                                obj['Key'])
+        yield from self.unfinished()
+
+    def unfinished(self, key=None):
+        """Unfinished multipart uploads (of *key* only, when given)."""
+        bucket = self.bucket
+        kwargs = {} if key is None else {'Prefix': key}
         with self._errors('list multipart uploads of', bucket):
-            pages = self.client.get_paginator('list_multipart_uploads').paginate(Bucket=bucket)
+            pages = self.client.get_paginator('list_multipart_uploads').paginate(
+                Bucket=bucket, **kwargs)
             for page in pages:
                 for up in page.get('Uploads', ()):
-                    yield driver.InventoryItem('multipart', self._url_for(up['Key']), None,
-                                               _timestamp(up['Initiated']),
-                                               (up['Key'], up['UploadId']))
+                    if key is None or up['Key'] == key:
+                        yield driver.InventoryItem(
+                            'multipart', self._url_for(up['Key']), None,
+                            _timestamp(up['Initiated']), (up['Key'], up['UploadId']))
+
+    def find_objects(self, image_id):
+        with self._errors('HEAD', self.bucket, image_id):
+            try:
+                resp = self.client.head_object(Bucket=self.bucket, Key=image_id)
+            except boto_exc.ClientError as exc:
+                if _status(exc) == 404:
+                    return []
+                raise
+        return [driver.InventoryItem('object', self._url_for(image_id),
+                                     int(resp['ContentLength']),
+                                     _timestamp(resp['LastModified']), image_id)]
 
     def remove_leftover(self, item):
         """Delete the listed object, or abort the listed multipart upload."""

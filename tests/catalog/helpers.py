@@ -4,7 +4,8 @@ import sqlalchemy as sa
 
 from store_kit.catalog import models
 
-CLEAN_ORDER = ('dependencies', 'members', 'tags', 'properties', 'locations', 'images')
+CLEAN_ORDER = ('copy_leases', 'dependencies', 'members', 'tags', 'properties',
+               'locations', 'images')
 
 
 def clean(db):

@@ -372,3 +372,113 @@ def test_reader_going_away_is_not_an_error(env):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert 'Broken pipe' not in err and 'Traceback' not in err
+
+
+def test_resolve_never_prints_a_secret_read_as_a_host(env, tmp_path):
+    """issue 8: a secret starting with digits then '/' was read as a port."""
+    conf = tmp_path / 's3.conf'
+    conf.write_text('[DEFAULT]\nenabled_backends = imgs:s3\n[store_kit]\n'
+                    'default_backend = imgs\n[imgs]\n'
+                    's3_store_host = http://127.0.0.1:5810\ns3_store_bucket = imgs\n'
+                    's3_store_access_key = AKIANEW\ns3_store_secret_key = new\n')
+    url = ('s3://AKIAIOSFODNN7EXAMPLE:9/alrXUtnFEMISECRETKEY+bPxRfiCY'
+           '@127.0.0.1:5810/imgs/img')
+    for fmt in ('table', 'json'):
+        code, out, err = sk(env, '--config-file', str(conf), '--format', fmt,
+                            'resolve', url)
+        assert code == 0, err
+        assert 'imgs' in out
+        assert 'AKIAIOSFODNN7EXAMPLE' not in out + err
+        assert 'alrXUtnFEMISECRETKEY' not in out + err
+    assert out and json.loads(out) == [
+        {'url': 's3://***@127.0.0.1:5810/imgs/img', 'store': 'imgs'}]
+
+
+# -- configuration errors: one line, exit 2, section and option named --------
+# -- (issue 8, findings 12 and 13)
+
+GOOD_CONF = """[DEFAULT]
+enabled_backends = m:file
+[store_kit]
+default_backend = m
+[m]
+filesystem_store_datadir = {d}/m
+[catalog]
+connection = sqlite:///{d}/cat.db
+"""
+
+
+def conf_with(tmp_path, extra, base=GOOD_CONF):
+    """GOOD_CONF with *extra* lines (later values of an option win)."""
+    path = tmp_path / 'edited.conf'
+    path.write_text(base.format(d=tmp_path) + textwrap.dedent(extra))
+    return str(path)
+
+
+@pytest.mark.parametrize('extra,where,needle', [
+    ('[scrubber]\nbatch_size = many\n', '[scrubber] batch_size', "'many'"),
+    ('[scrubber]\nlease_seconds = 0\n', '[scrubber] lease_seconds', "'0'"),
+    ('[image_service]\ndelayed_delete = maybe\n',
+     '[image_service] delayed_delete', "'maybe'"),
+    ('[image_service]\nuser_storage_quota = -5\n',
+     '[image_service] user_storage_quota', "'-5'"),
+    ('[DEFAULT]\nenabled_backends = m\n', '[DEFAULT] enabled_backends', "'m'"),
+    ('[catalog]\nconnection = postgresql://admin:hunter2@db:abc/images\n',
+     '[catalog] connection', 'not a valid SQLAlchemy URL'),
+    ('[catalog]\nconnection = oracle+nope://admin:hunter2@db/images\n',
+     '[catalog] connection', 'oracle+nope'),
+    ('[m]\nfilesystem_store_datadir = /\n', '[m] filesystem_store_datadir',
+     'root directory'),
+])
+@pytest.mark.parametrize('command', [('stores',), ('image-list',), ('scrub',),
+                                     ('resolve', 'file:///x/y')])
+def test_bad_values_exit_2_with_one_line(env, tmp_path, extra, where, needle,
+                                         command):
+    ok(env, '--config-file', conf_with(tmp_path, ''), 'db', 'sync')
+    path = conf_with(tmp_path, extra)
+    code, out, err = sk(env, '--config-file', path, *command)
+    if '[catalog]' in where and command[0] in ('stores', 'resolve'):
+        assert code in (0, 1)            # these commands need no catalog
+        return
+    assert code == 2, (out, err)
+    line = one_line_error(err)
+    assert line.startswith('store-kit: error: configuration: %s: ' % where)
+    assert needle in line
+    assert 'LocationInfo' not in line and 'hunter2' not in out + err
+    assert 'Traceback' not in err
+
+
+def test_bad_catalog_url_in_a_real_process_has_no_traceback(env, tmp_path):
+    path = conf_with(tmp_path, '[catalog]\nconnection = '
+                     'postgresql://admin:hunter2@db:abc/images\n')
+    code, out, err = sk_process(env, '--config-file', path, 'image-list')
+    assert code == 2 and 'Traceback' not in err and 'hunter2' not in out + err
+    assert '[catalog] connection' in one_line_error(err)
+
+
+@pytest.mark.parametrize('value', ['inf', 'nan', '-inf'])
+def test_non_finite_timeouts_are_refused(env, tmp_path, value):
+    base = GOOD_CONF.replace('m:file', 'm:file, cold:s3, web:http') + (
+        '[cold]\ns3_store_host = http://127.0.0.1:1\ns3_store_bucket = bkt\n'
+        's3_store_access_key = AK\ns3_store_secret_key = SK\n[web]\n')
+    ok(env, '--config-file', conf_with(tmp_path, '', base=base), 'stores')
+    for option, section in (('s3_store_connect_timeout', 'cold'),
+                            ('s3_store_read_timeout', 'cold'),
+                            ('http_timeout', 'web')):
+        path = conf_with(tmp_path, '[%s]\n%s = %s\n' % (section, option, value),
+                         base=base)
+        code, _, err = sk(env, '--config-file', path, 'stores')
+        assert code == 2
+        assert ('[%s] %s' % (section, option)) in one_line_error(err)
+
+
+def test_resolve_reports_a_configuration_error_like_stores(env, tmp_path):
+    """issue 8, finding 13: resolve used to print '-> (none)', exit 1."""
+    path = conf_with(tmp_path, '[m]\nfilesystem_store_chunk_size = lots\n')
+    code, out, err = sk(env, '--config-file', path, 'stores')
+    assert code == 2
+    expected = one_line_error(err)
+    code, out, err = sk(env, '--config-file', path, 'resolve',
+                        'file://%s/m/img' % tmp_path)
+    assert (code, out) == (2, '')
+    assert one_line_error(err) == expected

@@ -27,6 +27,30 @@ filesystem_store_fsync = false
 weight = 5
 """
 
+FILE_AND_S3_CONF = """
+[DEFAULT]
+enabled_backends = fast:file, {name}:s3
+[store_kit]
+default_backend = fast
+[fast]
+filesystem_store_datadir = {root}/fast
+filesystem_store_fsync = false
+[{name}]
+s3_store_host = {host}
+s3_store_access_key = {access}
+s3_store_secret_key = {secret}
+s3_store_bucket = {bucket}
+s3_store_create_bucket_on_put = true
+"""
+
+
+def file_and_s3_conf(root, host, access, secret, bucket='images', name='cold', **s3_opts):
+    """Config text: file store ``fast`` (the default) and s3 store *name*;
+    *s3_opts* are further ``s3_store_*`` options without the prefix."""
+    return FILE_AND_S3_CONF.format(root=root, host=host, access=access, secret=secret,
+                                   bucket=bucket, name=name) + ''.join(
+        's3_store_%s = %s\n' % item for item in s3_opts.items())
+
 
 @pytest.fixture
 def registry(tmp_path):

@@ -17,7 +17,7 @@ from store_kit.catalog import Catalog, models
 from store_kit.context import RequestContext
 from store_kit.images import ImageService
 from tests import helpers
-from tests.ops.conftest import files_under
+from tests.ops.conftest import file_and_s3_conf, files_under
 
 P1 = RequestContext(project_id='p1')
 ADMIN = RequestContext(project_id='admin', is_admin=True)
@@ -146,31 +146,14 @@ def test_unresolved_locations_are_counted_not_failed(db, registry):
 
 # -- s3 (moto in-process) --------------------------------------------------------
 
-S3_CONF = """
-[DEFAULT]
-enabled_backends = fast:file, cold:s3
-[store_kit]
-default_backend = fast
-[fast]
-filesystem_store_datadir = {root}/fast
-filesystem_store_fsync = false
-[cold]
-s3_store_host = s3.amazonaws.com
-s3_store_bucket = images
-s3_store_access_key = AKIACHECKEXAMPLE0001
-s3_store_secret_key = check/Secret+key:with/odd+chars
-s3_store_create_bucket_on_put = true
-s3_store_large_object_size = 6
-s3_store_large_object_chunk_size = 5
-"""
-
-
 @pytest.fixture
 def s3_world(tmp_path, monkeypatch):
     monkeypatch.setenv('AWS_CONFIG_FILE', str(tmp_path / 'none'))
     monkeypatch.setenv('AWS_SHARED_CREDENTIALS_FILE', str(tmp_path / 'none'))
     with mock_aws():
-        registry = helpers.make_registry(tmp_path, S3_CONF.format(root=tmp_path))
+        registry = helpers.make_registry(tmp_path, file_and_s3_conf(
+            tmp_path, 's3.amazonaws.com', 'AKIACHECKEXAMPLE0001', 'check/Secret+key:with/odd+chars',
+            large_object_size=6, large_object_chunk_size=5))
         db = Catalog('sqlite:///%s/catalog.db' % tmp_path)
         db.create_schema()
         yield db, registry, ImageService(db, registry)

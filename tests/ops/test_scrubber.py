@@ -16,6 +16,7 @@ from store_kit.catalog import Catalog, models
 from store_kit.images import ImageService
 from store_kit.scrubber import Scrubber
 from store_kit.location import url_key
+from tests import helpers
 from tests.catalog.helpers import count_rows
 from tests.ops import scrub_worker
 from tests.ops.conftest import STORES_CONF, files_under
@@ -207,3 +208,11 @@ def test_four_scrubber_processes_delete_each_location_exactly_once(
     assert count_rows(db, 'images', status='active') == IMAGES // 2
     assert len(files_under(tmp_path / 'fast')) == IMAGES // 2 * PER_IMAGE // 2
     db.dispose()
+
+
+def test_from_conf_names_a_bad_option(db, registry, tmp_path):
+    conf = helpers.make_conf(tmp_path, STORES_CONF.format(root=tmp_path)
+                             + '\n[scrubber]\nlease_seconds = soon\n')
+    with pytest.raises(exceptions.BadStoreConfiguration,
+                       match=r"\[scrubber\] lease_seconds: invalid value 'soon'"):
+        Scrubber.from_conf(conf, db, registry)

@@ -17,14 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from store_kit import check, exceptions
-from store_kit.catalog import Catalog
+from store_kit.catalog import Catalog, models
 from store_kit.context import RequestContext
 from store_kit.images import ImageService
+from store_kit.scrubber import Scrubber
 from tests import helpers
 from tests.catalog import databases
 from tests.moto_server import moto_server
-from tests.ops.conftest import STORES_CONF, files_under
-from tests.reliability import mounts
+from tests.ops.conftest import STORES_CONF, file_and_s3_conf, files_under
 from tests.reliability.proxy import Proxy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -112,27 +112,10 @@ def test_sigkill_between_store_add_and_catalog_commit(svc, db, registry, tmp_pat
 
 # -- killed processes and a dying endpoint, S3 ---------------------------------
 
-S3_STORES = """
-[DEFAULT]
-enabled_backends = fast:file, cold:s3
-[store_kit]
-default_backend = fast
-[fast]
-filesystem_store_datadir = {root}/fast
-filesystem_store_fsync = false
-[cold]
-s3_store_host = http://127.0.0.1:{port}
-s3_store_access_key = %s
-s3_store_secret_key = %s
-s3_store_bucket = images
-s3_store_create_bucket_on_put = true
-s3_store_large_object_size = 5
-s3_store_large_object_chunk_size = 5
-s3_store_thread_pools = 2
-s3_store_max_retries = 0
-s3_store_connect_timeout = 2
-s3_store_read_timeout = 5
-""" % (S3_ACCESS, S3_SECRET)
+def s3_conf(root, port):
+    return file_and_s3_conf(root, 'http://127.0.0.1:%d' % port, S3_ACCESS, S3_SECRET,
+                            large_object_size=5, large_object_chunk_size=5, thread_pools=2,
+                            max_retries=0, connect_timeout=2, read_timeout=5)
 
 
 @pytest.fixture(scope='module')
@@ -153,7 +136,7 @@ def empty_bucket(store):
 
 @pytest.fixture
 def s3_world(tmp_path, s3_port):
-    registry = helpers.make_registry(tmp_path, S3_STORES.format(root=tmp_path, port=s3_port))
+    registry = helpers.make_registry(tmp_path, s3_conf(tmp_path, s3_port))
     empty_bucket(registry['cold'])
     db = Catalog('sqlite:///%s/catalog.db' % tmp_path)
     db.create_schema()
@@ -168,7 +151,7 @@ def uploads(store):
 def test_sigkill_mid_s3_multipart(s3_world, tmp_path, s3_port):
     db, registry, svc = s3_world
     healthy = healthy_images(svc, store='cold')
-    conf = write_conf(tmp_path, S3_STORES.format(root=tmp_path, port=s3_port))
+    conf = write_conf(tmp_path, s3_conf(tmp_path, s3_port))
     marker = tmp_path / 'parts-sent'
     proc = start_worker('stall', conf, db.url, marker, 30 * MiB, store='cold')
     wait_for(marker, proc)
@@ -183,8 +166,7 @@ def test_sigkill_mid_s3_multipart(s3_world, tmp_path, s3_port):
 
 def test_s3_endpoint_dying_mid_upload(tmp_path, s3_port, caplog):
     proxy = Proxy(s3_port)
-    registry = helpers.make_registry(tmp_path, S3_STORES.format(root=tmp_path,
-                                                                port=proxy.port))
+    registry = helpers.make_registry(tmp_path, s3_conf(tmp_path, proxy.port))
     db = Catalog('sqlite:///%s/catalog.db' % tmp_path)
     db.create_schema()
     svc = ImageService(db, registry)
@@ -216,7 +198,7 @@ def test_s3_endpoint_dying_mid_upload(tmp_path, s3_port, caplog):
 
 def test_enospc_leaves_nothing(tmp_path, db):
     datadir = tmp_path / 'small'
-    with mounts.tmpfs(datadir, size='1m'):
+    with helpers.small_filesystem(datadir, size='1m'):
         registry = helpers.make_registry(tmp_path, """
             [DEFAULT]
             enabled_backends = small:file
@@ -240,15 +222,26 @@ def test_enospc_leaves_nothing(tmp_path, db):
 
 def test_read_only_datadir(svc, db, registry, tmp_path):
     healthy = healthy_images(svc)
-    with mounts.read_only(tmp_path / 'fast'):
+    with helpers.read_only_mount(tmp_path / 'fast'):
         with pytest.raises(exceptions.StoreKitError, match='fast'):
             svc.upload(VICTIM, io.BytesIO(b'r' * 1000))
         assert len(files_under(tmp_path / 'fast')) == len(healthy)
         assert_recovers(db, registry, svc, healthy, [])
-        with pytest.raises(exceptions.StoreKitError):    # delete cannot remove data
-            svc.delete(VICTIM, next(iter(healthy)))
-    # the failed delete left its location pending for the scrubber: retried later
+        doomed = next(iter(healthy))
+        svc.delete(VICTIM, doomed)      # the data cannot go: left to the scrubber
+        assert db.image_get(ADMIN, doomed, force_show_deleted=True)['status'] == \
+            'pending_delete'
+        assert len(files_under(tmp_path / 'fast')) == len(healthy)
+    # the failed delete left its location pending, with the error, for a retry
     assert check.run(db, registry, grace=0).clean
+    with db.engine.begin() as conn:
+        [row] = conn.execute(sa.select(models.locations).where(
+            models.locations.c.status == 'pending_delete')).mappings().all()
+        assert 'Read-only' in row['last_error']
+        conn.execute(models.locations.update().values(next_attempt_at=None))
+    assert Scrubber(db, registry).run_once() == 1       # the disk is writable again
+    assert db.image_get(ADMIN, doomed, force_show_deleted=True)['status'] == 'deleted'
+    assert len(files_under(tmp_path / 'fast')) == len(healthy) - 1
 
 
 # -- catalog connections dropped by the server ------------------------------------

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from store_kit import exceptions
-from tests.helpers import make_registry
+from tests.helpers import make_registry, read_only_mount, small_filesystem
 
 
 def registry(tmp_path, options='', datadirs=None):
@@ -348,3 +348,231 @@ def test_delete_through_a_symlink_alias_is_refused(store, tmp_path):
             call(alias)
         assert 'symlink' in str(err.value)
     assert b''.join(store.get(res.url)[0]) == b'precious'
+
+
+# -- image ids that could not read back (issue 8, finding 5) ----------------
+
+REFUSED_IDS = ['victim?x=1', 'a#b', '%2e%2e', 'x%2fy', '%41', 'x' * 300,
+               '\x00', 'na\udcffme', 'a\nb', 'tab\there', '\x85', '.', '..',
+               'a/b', '', None, 7, b'bytes']
+
+
+@pytest.mark.parametrize('image_id', REFUSED_IDS)
+def test_ids_that_would_not_read_back_are_refused_before_writing(
+        store, tmp_path, image_id):
+    victim = store.add('victim', [b'VICTIM'])
+    with pytest.raises(exceptions.Invalid) as err:
+        store.add(image_id, [b'X'])
+    assert repr(image_id) in str(err.value)
+    assert files_in(tmp_path / 'data') == ['victim']      # no file, no tmp
+    assert b''.join(store.get(victim.url)[0]) == b'VICTIM'
+
+
+@pytest.mark.parametrize('image_id', [
+    '3f1e0c2a-9b7d-4c1e-8f00-2a6c5e4b7d11', 'a.b', 'a b', '\u00e9', 'a+b',
+    'a@b', 'a:b', '~x', "it's", 'x%2Fy', '\u65e5\u672c'])
+def test_ordinary_ids_round_trip(store, tmp_path, image_id):
+    store.add('victim', [b'VICTIM'])
+    res = store.add(image_id, [b'mine'])
+    assert b''.join(store.get(res.url)[0]) == b'mine'
+    assert store.get_size(res.url) == 4
+    store.delete(res.url)
+    assert files_in(tmp_path / 'data') == ['victim']
+
+
+def test_longest_id_fits_name_max_with_its_temp_name(store, tmp_path):
+    longest = store.max_image_id_bytes
+    assert longest == os.pathconf(str(tmp_path / 'data'), 'PC_NAME_MAX') - 14
+    res = store.add('x' * longest, [b'long'])
+    assert b''.join(store.get(res.url)[0]) == b'long'
+    for too_long in ('y' * (longest + 1), '\u00e9' * (longest // 2 + 1)):
+        with pytest.raises(exceptions.Invalid) as err:
+            store.add(too_long, [b'z'])
+        assert 'UTF-8 bytes' in str(err.value)
+    assert files_in(tmp_path / 'data') == ['x' * longest]
+
+
+# -- data and URLs that are not what they should be -------------------------
+
+@pytest.mark.parametrize('data', [None, 5, 'text', io.StringIO('text')])
+def test_data_that_is_not_bytes_is_invalid_and_leaves_nothing(store, tmp_path,
+                                                              data):
+    with pytest.raises(exceptions.Invalid):
+        store.add('img', data)
+    assert files_in(tmp_path / 'data') == []
+
+
+@pytest.mark.parametrize('url', [
+    'file://{d}/data/na\udcffme', 'file://{d}/data/a\x00b', None, 42,
+    b'file:///x', 'file://{d}/data/' + 'x' * 300])
+def test_odd_location_urls_are_store_kit_errors(store, tmp_path, url):
+    if isinstance(url, str):
+        url = url.format(d=tmp_path)
+    for call in (store.get, store.delete, store.get_size):
+        with pytest.raises((exceptions.BadStoreUri, exceptions.NotFound)) as err:
+            call(url)
+        str(err.value).encode('utf-8')           # printable as it is
+        assert '\x00' not in str(err.value)
+
+
+@pytest.mark.parametrize('offset,length', [(True, None), (0, False)])
+def test_booleans_are_no_offsets(store, offset, length):
+    res = store.add('img', [b'abc'])
+    with pytest.raises(exceptions.Invalid):
+        store.get(res.url, offset=offset, length=length)
+
+
+# -- datadirs (issue 8, findings 9, 10 and 12) -------------------------------
+
+def bad_datadirs(tmp_path, lines):
+    with pytest.raises(exceptions.BadStoreConfiguration) as err:
+        make_registry(tmp_path, """
+            [DEFAULT]
+            enabled_backends = fs:file
+            [store_kit]
+            default_backend = fs
+            [fs]
+            %s
+            """ % '\n'.join(lines))
+    return err.value
+
+
+@pytest.mark.parametrize('name', ['pct%41', 'what?', 'hash#tag', 'x%2fy',
+                                  'nul\x01'])
+def test_datadir_that_cannot_round_trip_is_refused(tmp_path, name):
+    path = '%s/%s' % (tmp_path, name)
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadir = %s' % path])
+    assert (err.section, err.option) == ('fs', 'filesystem_store_datadir')
+    assert repr(path) in str(err)
+    assert not os.path.exists(path)              # refused before mkdir
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadirs = %s/ok:1'
+                                  % tmp_path,
+                                  'filesystem_store_datadirs = %s:2' % path])
+    assert err.option == 'filesystem_store_datadirs'
+
+
+def test_datadir_whose_real_path_cannot_round_trip_is_refused(tmp_path):
+    (tmp_path / 'real%41').mkdir()
+    os.symlink(str(tmp_path / 'real%41'), str(tmp_path / 'link'))
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadir = %s/link'
+                                  % tmp_path])
+    assert '%s/link' % tmp_path in str(err) and 'real%41' in str(err)
+
+
+@pytest.mark.parametrize('root', ['/', '//', '/tmp/..'])
+def test_root_datadir_is_refused(tmp_path, root):
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadir = %s' % root])
+    assert 'root directory' in str(err) and repr(root) in str(err)
+
+
+def test_root_behind_a_symlink_is_refused(tmp_path):
+    os.symlink('/', str(tmp_path / 'everything'))
+    err = bad_datadirs(tmp_path, ['filesystem_store_datadir = %s/everything'
+                                  % tmp_path])
+    assert 'root directory' in str(err)
+
+
+def test_nested_datadirs_of_one_store_are_refused(tmp_path):
+    err = bad_datadirs(tmp_path, [
+        'filesystem_store_datadirs = %s/d1:1' % tmp_path,
+        'filesystem_store_datadirs = %s/d1/sub:2' % tmp_path])
+    assert err.option == 'filesystem_store_datadirs'
+    assert '%s/d1' % tmp_path in str(err) and '%s/d1/sub' % tmp_path in str(err)
+
+
+def test_nested_datadirs_through_a_symlink_are_refused(tmp_path):
+    (tmp_path / 'd1' / 'sub').mkdir(parents=True)
+    os.symlink(str(tmp_path / 'd1' / 'sub'), str(tmp_path / 'link'))
+    err = bad_datadirs(tmp_path, [
+        'filesystem_store_datadirs = %s/link:1' % tmp_path,
+        'filesystem_store_datadirs = %s/d1:2' % tmp_path])
+    assert '%s/d1' % tmp_path in str(err) and '%s/d1/sub' % tmp_path in str(err)
+
+
+def test_sibling_and_unusual_but_safe_datadirs_are_fine(tmp_path):
+    dirs = ['%s/d1:1' % tmp_path, '%s/d10:1' % tmp_path,
+            '%s/sp ace+pl@s \u00e9:1' % tmp_path]
+    store = registry(tmp_path, datadirs=dirs)['fs']
+    for i, (_, path) in enumerate(store.datadirs):
+        url = store._url_for('img', path)
+        assert store.parse_location(url).path == path + '/img'
+    res = store.add('img', [b'ok'])
+    assert b''.join(store.get(res.url)[0]) == b'ok'
+
+
+# -- every OSError is a store_kit error (issue 8, finding 11) ----------------
+
+def test_read_only_datadir_is_forbidden_and_leaves_nothing(tmp_path):
+    store = registry(tmp_path)['fs']
+    kept = store.add('kept', [b'old'])
+    with read_only_mount(tmp_path / 'data'):
+        for size in (0, 3):
+            with pytest.raises(exceptions.Forbidden) as err:
+                store.add('img', [b'new'], size)
+            assert "'fs'" in str(err.value) and str(tmp_path / 'data') in str(err.value)
+            assert 'img' in str(err.value)
+        with pytest.raises(exceptions.Forbidden) as err:
+            store.delete(kept.url)
+        assert str(tmp_path / 'data' / 'kept') in str(err.value)
+        assert b''.join(store.get(kept.url)[0]) == b'old'   # reads still work
+        assert files_in(tmp_path / 'data') == ['kept']
+
+
+@pytest.mark.parametrize('direct', ['true', 'false'])
+@pytest.mark.parametrize('declared', [False, True])
+def test_full_filesystem_is_storage_full_and_leaves_nothing(tmp_path, direct,
+                                                            declared):
+    with small_filesystem(tmp_path / 'data', '1m'):
+        store = registry(tmp_path, 'filesystem_store_direct_io = %s'
+                         % direct)['fs']
+        data = os.urandom(3 * (1 << 20))
+        with pytest.raises(exceptions.StorageFull) as err:
+            store.add('img', io.BytesIO(data), len(data) if declared else 0)
+        assert "'fs'" in str(err.value)
+        assert files_in(tmp_path / 'data') == []
+        small = store.add('small', [b'fits'])          # the store still works
+        assert b''.join(store.get(small.url)[0]) == b'fits'
+
+
+def test_vanished_datadir_is_a_backend_error_not_storage_full(tmp_path):
+    import shutil
+    store = registry(tmp_path)['fs']
+    shutil.rmtree(tmp_path / 'data')
+    with pytest.raises(exceptions.BackendError) as err:
+        store.add('img', [b'x'])
+    assert str(tmp_path / 'data') in str(err.value) and "'fs'" in str(err.value)
+
+
+def _eio(*args, **kwargs):
+    raise OSError(errno.EIO, 'Input/output error')
+
+
+def _close_then_eio(fd, _real=os.close):
+    _real(fd)
+    raise OSError(errno.EIO, 'Input/output error')
+
+
+@pytest.mark.parametrize('module,name,fake', [
+    ('tempfile', 'mkstemp', _eio), ('os', 'fsync', _eio),
+    ('os', 'link', _eio), ('os', 'close', _close_then_eio)])
+def test_any_write_oserror_is_a_backend_error_and_leaves_nothing(
+        store, tmp_path, monkeypatch, module, name, fake):
+    import importlib
+    monkeypatch.setattr(importlib.import_module(module), name, fake)
+    with pytest.raises(exceptions.BackendError) as err:
+        store.add('img', [b'x' * 1000])
+    monkeypatch.undo()
+    assert err.value.code == 'EIO' and "'fs'" in str(err.value)
+    assert files_in(tmp_path / 'data') == []
+
+
+def test_read_errors_are_backend_errors(store, monkeypatch):
+    res = store.add('img', [b'x' * 300000])
+    it, _ = store.get(res.url)
+    next(it)
+    monkeypatch.setattr(os, 'lstat', lambda p: (_ for _ in ()).throw(
+        OSError(errno.EIO, 'Input/output error')))
+    with pytest.raises(exceptions.BackendError) as err:
+        store.get_size(res.url)
+    assert err.value.code == 'EIO' and 'img' in str(err.value)
+    it.close()

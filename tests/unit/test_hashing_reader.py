@@ -118,3 +118,28 @@ def test_chunk_iterator_close_on_plain_iterator():
     it.close()
     it.close()
     assert closed == [1]
+
+
+@pytest.mark.parametrize('data', [None, 5, 'text', object()])
+def test_data_that_is_no_source_of_bytes_is_invalid_at_once(data):
+    with pytest.raises(exceptions.Invalid) as err:
+        driver.HashingReader(data)
+    assert type(data).__name__ in str(err.value)
+
+
+@pytest.mark.parametrize('data', [lambda: io.StringIO('text'),
+                                  lambda: iter(['text'])])
+def test_text_chunks_are_invalid(data):
+    with pytest.raises(exceptions.Invalid) as err:
+        consume(driver.HashingReader(data()))
+    assert 'str' in str(err.value)
+
+
+def test_memoryview_reads_are_accepted():
+    class Views:
+        def __init__(self):
+            self.src = io.BytesIO(DATA)
+
+        def read(self, n):
+            return memoryview(self.src.read(min(n, 1000)))
+    assert consume(driver.HashingReader(Views(), block_size=4096)) == DATA

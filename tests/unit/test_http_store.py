@@ -517,7 +517,7 @@ def test_timeout_option_is_used(make_store, requests_mock):
 def test_add_and_delete_are_read_only(store, requests_mock):
     with pytest.raises(exceptions.ReadOnlyStore,
                        match="store 'web' \\(http\\) is read-only: cannot "
-                             "add image img1"):
+                             "add image 'img1'"):
         store.add('img1', b'data')
     with pytest.raises(exceptions.ReadOnlyStore,
                        match="cannot delete http://\\*\\*\\*@h/img") as err:
@@ -594,7 +594,8 @@ def test_options_reach_the_request(make_store, tmp_path, requests_mock):
      'http_store_url_prefixes', 'are the same'),
     ({'http_timeout': '0'}, 'http_timeout', 'got 0.0'),
     ({'http_timeout': '-3'}, 'http_timeout', '> 0'),
-    ({'http_timeout': 'nan'}, 'http_timeout', '> 0'),
+    ({'http_timeout': 'nan'}, 'http_timeout', 'finite'),
+    ({'http_timeout': 'inf'}, 'http_timeout', 'finite'),
     ({'http_timeout': 'soon'}, 'http_timeout', 'invalid value'),
     ({'http_max_redirects': '-1'}, 'http_max_redirects', 'invalid value'),
     ({'https_insecure': 'maybe'}, 'https_insecure', 'invalid value'),
@@ -749,3 +750,37 @@ def test_parse_content_range(value, parsed):
 ])
 def test_urls_are_shown_redacted(url, shown):
     assert http_mod.location.redact(url) == shown
+
+
+# -- odd URLs are store_kit errors (issue 8: nothing raw leaves) -------------
+
+@pytest.mark.parametrize('password,sent', [
+    ('%E2%82%AC', '\u20ac'.encode('utf-8')),       # beyond latin-1: UTF-8
+    ('\u20ac', '\u20ac'.encode('utf-8')),
+    ('%E9', b'\xe9'),                               # an escape is an octet
+    ('%C3%A9', '\u00e9'.encode('utf-8')),
+])
+def test_basic_auth_escapes_are_octets_and_text_is_utf8(
+        store, requests_mock, password, sent):
+    import base64
+    requests_mock.get('http://h/img', content=b'x', headers=cl(1))
+    assert read(store, 'http://user:%s@h/img' % password) == (b'x', 1)
+    header = auth_header(requests_mock.last_request)
+    assert base64.b64decode(header.split()[1]) == b'user:' + sent
+
+
+@pytest.mark.parametrize('url', ['http://h/x\r\nX-Injected: 1', 'http://h/\x00',
+                                 'http://]/x', 'http://[::1/x', 'http://[::1]x/y',
+                                 'http://h/na\udcffme'])
+def test_malformed_urls_are_bad_store_uri(store, requests_mock, url):
+    for call in (store.get, store.get_size):
+        with pytest.raises(exceptions.BadStoreUri) as err:
+            call(url)
+        str(err.value).encode('utf-8')
+    assert requests_mock.call_count == 0
+
+
+def test_bad_port_message_never_shows_what_may_be_a_secret(store):
+    with pytest.raises(exceptions.BadStoreUri) as err:
+        store.get('https://user:se/cret@h/x')
+    assert 'se' not in str(err.value).replace('user', '').replace('store', '')

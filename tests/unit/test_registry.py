@@ -1,11 +1,14 @@
 """Registry: config validation, the location map, routing and backfill."""
 
 import io
+import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import store_kit
 from store_kit import exceptions
+from store_kit import location
 from tests.helpers import make_registry
 
 
@@ -219,3 +222,150 @@ def test_broken_driver_names_its_error(tmp_path, monkeypatch):
     monkeypatch.setattr(registry_mod, '_DRIVERS', {})
     err = bad(tmp_path, two_file_stores(tmp_path))
     assert 'failed to load' in str(err) and 'boto9' in str(err)
+
+
+# -- legacy s3 URLs with unusual secrets (issue 8) --------------------------
+
+def s3_stores(tmp_path):
+    stores = [('imgs', 'http://127.0.0.1:5810', 'imgs'),
+              ('pool1', 'https://h', 'pool1'), ('pool10', 'https://h', 'pool10')]
+    text = ['[DEFAULT]', 'enabled_backends = %s'
+            % ', '.join('%s:s3' % s[0] for s in stores),
+            '[store_kit]', 'default_backend = imgs']
+    for name, host, bucket in stores:
+        text += ['[%s]' % name, 's3_store_host = %s' % host,
+                 's3_store_bucket = %s' % bucket,
+                 's3_store_access_key = AKIASTOREKIT', 's3_store_secret_key = sk']
+    return make_registry(tmp_path, '\n'.join(text))
+
+
+SECRET_URL = ('s3://AKIAIOSFODNN7EXAMPLE:9/alrXUtnFEMISECRETKEY+bPxRfiCY'
+              '@127.0.0.1:5810/imgs/img')
+
+
+@pytest.mark.parametrize('url,owner', [
+    (SECRET_URL, 'imgs'),
+    ('s3://h/pool1/x:y@h/pool10/obj', 'pool1'),
+    ('s3://h/pool10/obj', 'pool10'),
+])
+def test_legacy_s3_urls_resolve_to_their_store(tmp_path, url, owner):
+    reg = s3_stores(tmp_path)
+    assert reg.resolve(url) == owner
+    assert reg.resolve(url) == owner           # memoised walk
+    assert reg[owner].owns(url)
+    loc = reg[owner].parse_location(url)
+    assert loc.bucket == owner
+    assert '9/alr' not in repr(loc) and 'SECRETKEY' not in repr(loc)
+    locs = [{'url': url, 'metadata': {}}]
+    assert reg.backfill(locs) == 1 and locs[0]['metadata'] == {'store': owner}
+
+
+# -- nested stores (issue 8, finding 10) -------------------------------------
+
+def file_stores(tmp_path, a, b, order='a:file, b:file'):
+    return """
+        [DEFAULT]
+        enabled_backends = %s
+        [store_kit]
+        default_backend = a
+        [a]
+        filesystem_store_datadir = %s
+        [b]
+        filesystem_store_datadir = %s
+        """ % (order, a, b)
+
+
+@pytest.mark.parametrize('order', ['a:file, b:file', 'b:file, a:file'])
+def test_store_inside_another_store_is_refused(tmp_path, order):
+    err = bad(tmp_path, file_stores(tmp_path, '%s/d1' % tmp_path,
+                                    '%s/d1/sub' % tmp_path, order))
+    assert err.section == 'a'
+    msg = str(err)
+    assert "'a'" in msg and "'b'" in msg
+    assert 'file://%s/d1)' % tmp_path in msg and 'file://%s/d1/sub' % tmp_path in msg
+
+
+def test_store_inside_another_through_a_symlink_is_refused(tmp_path):
+    (tmp_path / 'd1' / 'sub').mkdir(parents=True)
+    os.symlink(str(tmp_path / 'd1' / 'sub'), str(tmp_path / 'link'))
+    err = bad(tmp_path, file_stores(tmp_path, '%s/d1' % tmp_path,
+                                    '%s/link' % tmp_path))
+    assert "'a'" in str(err) and "'b'" in str(err)
+    assert 'file://%s/d1/sub' % tmp_path in str(err)
+
+
+def test_sibling_stores_are_fine(tmp_path):
+    reg = make_registry(tmp_path, file_stores(tmp_path, '%s/d1' % tmp_path,
+                                              '%s/d10' % tmp_path))
+    assert reg.resolve('file://%s/d10/x' % tmp_path) == 'b'
+
+
+def test_http_stores_may_nest(tmp_path):
+    reg = make_registry(tmp_path, """
+        [DEFAULT]
+        enabled_backends = a:file, outer:http, inner:http
+        [store_kit]
+        default_backend = a
+        [a]
+        filesystem_store_datadir = %s/a
+        [outer]
+        http_store_url_prefixes = https://cdn.example.com/pub
+        [inner]
+        http_store_url_prefixes = https://cdn.example.com/pub/mirror
+        """ % tmp_path)
+    assert reg.resolve('https://cdn.example.com/pub/mirror/x') == 'inner'
+    assert reg.resolve('https://cdn.example.com/pub/x') == 'outer'
+
+
+# -- whatever the URL, only store_kit errors leave ----------------------------
+
+URL_PIECES = st.sampled_from(
+    list('abAZ09:/@?#%[]._-~+ \u00e9\x00\n\udcff') +
+    ['://', '%2f', '%ff', '%41', '..', '[::1]', ':99999', ':0', ':\u0663'])
+URL_SCHEMES = st.sampled_from(['s3://', 'S3+HTTP://', 'file://', 'filesystem://',
+                               'http://', 'https://', 'ftp://', '', '://'])
+
+
+@pytest.fixture(scope='module')
+def every_driver(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('every-driver')
+    return make_registry(tmp, """
+        [DEFAULT]
+        enabled_backends = fs:file, c:s3, web:http, cdn:http
+        [store_kit]
+        default_backend = fs
+        [fs]
+        filesystem_store_datadir = %s/data
+        [c]
+        s3_store_host = http://127.0.0.1:1
+        s3_store_bucket = bkt
+        s3_store_access_key = AK
+        s3_store_secret_key = SK
+        [cdn]
+        http_store_url_prefixes = https://cdn.example.com/pub
+        """ % tmp)
+
+
+@settings(max_examples=500, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scheme=URL_SCHEMES, body=st.lists(URL_PIECES, max_size=20).map(''.join))
+def test_any_url_text_gives_store_kit_errors_only(every_driver, scheme, body):
+    url = scheme + body
+    every_driver.resolve(url)
+    every_driver.equivalent_keys(url)
+    location.url_key(url)
+    location.redact(url).encode('utf-8')
+    location.redact_text(url).encode('utf-8')
+    keys = []
+    for parse in (lambda u: location.parse(u).key, location.match_key):
+        try:
+            keys.append(parse(url))
+        except exceptions.StoreKitError:
+            keys.append('refused')
+    assert keys[0] == keys[1]               # the fast path agrees
+    for fn in [location.normal_form, location.strip_credentials] + [
+            s.parse_location for s in every_driver]:
+        try:
+            fn(url)
+        except exceptions.StoreKitError as exc:
+            str(exc).encode('utf-8')

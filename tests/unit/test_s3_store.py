@@ -783,3 +783,61 @@ def test_keys_are_percent_encoded_in_urls(tmp_path, aws, image_id):
     assert object_exists(reg['cold'], image_id)     # the key is the id
     reg.delete(result.url)
     assert not object_exists(reg['cold'], image_id)
+
+
+# -- image ids (issue 8, finding 5): refused before a byte is sent, or
+# -- percent-encoded so the URL reads back that same object
+
+def keys_in(store):
+    resp = store.client.list_objects_v2(Bucket=BUCKET)
+    return sorted(o['Key'] for o in resp.get('Contents', []))
+
+
+@pytest.mark.parametrize('image_id', [
+    '\x00', 'na\udcffme', 'a\nb', '\x85', 'x' * 1025, '\u00e9' * 513, '.',
+    '..', 'a/b', '', None, 7])
+def test_ids_s3_cannot_store_are_refused_before_writing(store, image_id):
+    store.add('victim', [b'VICTIM'])
+    recorder = Recorder(store.client)
+    with pytest.raises(exceptions.Invalid) as err:
+        store.add(image_id, [b'X' * (6 * MiB)])
+    assert repr(image_id) in str(err.value)
+    assert recorder.ops == []                    # not even a HEAD
+    assert keys_in(store) == ['victim'] and no_uploads_left(store)
+
+
+@pytest.mark.parametrize('image_id', [
+    'victim?x=1', 'a#b', '%2e%2e', 'x%2fy', '%41', 'x' * 300, 'x' * 1024,
+    '\u00e9' * 512, '3f1e0c2a-9b7d-4c1e-8f00-2a6c5e4b7d11', 'a.b', 'a b',
+    '\u00e9', 'a+b', 'a@b', 'a:b', '%'])
+def test_other_ids_round_trip_to_their_own_object(store, image_id):
+    victim = store.add('victim', [b'VICTIM'])
+    res = store.add(image_id, [b'mine'])
+    assert read_all(store, res.url) == b'mine'
+    assert keys_in(store) == sorted(['victim', image_id])
+    store.delete(res.url)
+    assert keys_in(store) == ['victim']
+    assert read_all(store, victim.url) == b'VICTIM'
+
+
+@pytest.mark.parametrize('url', [
+    's3://s3.amazonaws.com/images/na\udcffme',
+    's3://s3.amazonaws.com/images/%ff',          # not UTF-8: not U+FFFD's key
+    's3://s3.amazonaws.com/images/a\x00b', None, b's3://x/images/k'])
+def test_odd_location_urls_are_bad_store_uri(store, url):
+    store.add('\ufffd', [b'replacement char'])
+    for call in (store.get, store.delete, store.get_size):
+        with pytest.raises(exceptions.BadStoreUri) as err:
+            call(url)
+        str(err.value).encode('utf-8')
+    assert keys_in(store) == ['\ufffd']
+
+
+def test_secret_holding_another_secret_is_scrubbed_whole():
+    from store_kit import driver
+    scrubber = driver._SecretFilter()
+    longs = ['AKIA%016dLONG' % i for i in range(20)]
+    for key in longs:                  # e.g. another store's shorter key
+        scrubber.add(key[:12], key)
+    for key in longs:
+        assert scrubber.scrub('Credential=%s/x' % key) == 'Credential=***/x'
