@@ -22,6 +22,7 @@ operation.
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,10 +30,10 @@ import tempfile
 import threading
 import time
 
-import requests
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path[0] = ROOT           # not bench/: bench/copy.py would shadow the stdlib
+
+import requests  # noqa: E402
 
 from tests.glance import server  # noqa: E402
 
@@ -143,7 +144,7 @@ def download(url, image_id, size):
     return elapsed
 
 
-def main():
+def run_in(work):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--size-mib', type=int, default=256)
     parser.add_argument('--rounds', type=int, default=3)
@@ -152,63 +153,64 @@ def main():
 
     import boto3
     os.environ.setdefault('NO_PROXY', '127.0.0.1')
-    work = tempfile.mkdtemp(prefix='bench-glance-api-')
     moto_port = server.free_port()
     moto = start_moto(moto_port, work)
-    s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:%d' % moto_port,
-                      aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
-                      region_name='us-east-1')
-    for bucket in ('sk-images', 'stock-images'):
-        s3.create_bucket(Bucket=bucket)
-    s3opts = {'s3_store_host': 'http://127.0.0.1:%d' % moto_port,
-              's3_store_access_key': ACCESS, 's3_store_secret_key': SECRET}
-    data = os.path.join(work, 'data')
-    backends = [
-        ('sk_file', 'store_kit_file', {'filesystem_store_datadir': data + '/sk'}),
-        ('stock_file', 'file', {'filesystem_store_datadir': data + '/stock'}),
-        ('sk_s3', 'store_kit_s3', dict(s3opts, s3_store_bucket='sk-images')),
-        ('stock_s3', 's3', dict(s3opts, s3_store_bucket='stock-images')),
-    ]
-    server.write_config(work, backends, 'sk_file', 'sqlite:///%s/glance.sqlite' % work)
-    path = os.path.join(work, 'image.raw')
-    make_data(path, size)
+    try:
+        s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:%d' % moto_port,
+                          aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
+                          region_name='us-east-1')
+        for bucket in ('sk-images', 'stock-images'):
+            s3.create_bucket(Bucket=bucket)
+        s3opts = {'s3_store_host': 'http://127.0.0.1:%d' % moto_port,
+                  's3_store_access_key': ACCESS, 's3_store_secret_key': SECRET}
+        data = os.path.join(work, 'data')
+        backends = [
+            ('sk_file', 'store_kit_file', {'filesystem_store_datadir': data + '/sk'}),
+            ('stock_file', 'file', {'filesystem_store_datadir': data + '/stock'}),
+            ('sk_s3', 'store_kit_s3', dict(s3opts, s3_store_bucket='sk-images')),
+            ('stock_s3', 's3', dict(s3opts, s3_store_bucket='stock-images')),
+        ]
+        server.write_config(work, backends, 'sk_file', 'sqlite:///%s/glance.sqlite' % work)
+        path = os.path.join(work, 'image.raw')
+        make_data(path, size)
 
-    # The S3 ceiling: boto3's own threaded transfer of the same file.
-    ceiling = []
-    for _ in range(2):
-        t = time.perf_counter()
-        s3.upload_file(path, 'sk-images', 'ceiling')
-        ceiling.append(time.perf_counter() - t)
-        s3.delete_object(Bucket='sk-images', Key='ceiling')
+        # The S3 ceiling: boto3's own threaded transfer of the same file.
+        ceiling = []
+        for _ in range(2):
+            t = time.perf_counter()
+            s3.upload_file(path, 'sk-images', 'ceiling')
+            ceiling.append(time.perf_counter() - t)
+            s3.delete_object(Bucket='sk-images', Key='ceiling')
 
-    times = {}          # (store, op) -> [seconds]
-    rss = {}            # (store, op) -> [bytes]
-    with server.GlanceServer(work) as glance:
-        pid = glance.proc.pid
-        for rnd in range(args.rounds):
-            for family in ('file', 's3'):
-                pair = ['sk_' + family, 'stock_' + family]
-                if rnd % 2:
-                    pair.reverse()
-                for store in pair:
-                    with RssWatch(pid) as watch:
-                        image_id, up = upload(glance.url, store, path)
-                    rss.setdefault((store, 'upload'), []).append(watch.growth)
-                    times.setdefault((store, 'upload'), []).append(up)
-                    if family == 'file':        # from disk, then from the cache
-                        evict(os.path.join(data, store.split('_')[0], image_id))
-                    with RssWatch(pid) as watch:
-                        down = download(glance.url, image_id, size)
-                    rss.setdefault((store, 'download'), []).append(watch.growth)
-                    times.setdefault((store, 'download'), []).append(down)
-                    if family == 'file':
-                        times.setdefault((store, 'download (cached)'), []).append(min(
-                            download(glance.url, image_id, size) for _ in range(3)))
-                    requests.delete('%s/v2/images/%s' % (glance.url, image_id),
-                                    timeout=120).raise_for_status()
-            print('round %d done' % (rnd + 1), file=sys.stderr)
-    moto.terminate()
-    moto.wait()
+        times = {}          # (store, op) -> [seconds]
+        rss = {}            # (store, op) -> [bytes]
+        with server.GlanceServer(work) as glance:
+            pid = glance.proc.pid
+            for rnd in range(args.rounds):
+                for family in ('file', 's3'):
+                    pair = ['sk_' + family, 'stock_' + family]
+                    if rnd % 2:
+                        pair.reverse()
+                    for store in pair:
+                        with RssWatch(pid) as watch:
+                            image_id, up = upload(glance.url, store, path)
+                        rss.setdefault((store, 'upload'), []).append(watch.growth)
+                        times.setdefault((store, 'upload'), []).append(up)
+                        if family == 'file':        # from disk, then from the cache
+                            evict(os.path.join(data, store.split('_')[0], image_id))
+                        with RssWatch(pid) as watch:
+                            down = download(glance.url, image_id, size)
+                        rss.setdefault((store, 'download'), []).append(watch.growth)
+                        times.setdefault((store, 'download'), []).append(down)
+                        if family == 'file':
+                            times.setdefault((store, 'download (cached)'), []).append(min(
+                                download(glance.url, image_id, size) for _ in range(3)))
+                        requests.delete('%s/v2/images/%s' % (glance.url, image_id),
+                                        timeout=120).raise_for_status()
+                print('round %d done' % (rnd + 1), file=sys.stderr)
+    finally:
+        moto.terminate()
+        moto.wait()
 
     print('%d MiB through glance 33, %d rounds (median; ratio = stock / store_kit time)'
           % (args.size_mib, args.rounds))
@@ -230,6 +232,14 @@ def main():
     print('moto_server ceiling (boto3 upload_file of the same file, no glance): '
           '%.0f MiB/s' % (args.size_mib / min(ceiling)))
     print('load average at the end: %.1f %.1f %.1f' % os.getloadavg())
+
+
+def main():
+    work = tempfile.mkdtemp(prefix='bench-glance-api-')
+    try:
+        run_in(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -29,14 +29,16 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path[0] = ROOT           # not bench/: bench/copy.py would shadow the stdlib
 
 from tests.glance import glancedb  # noqa: E402
 
@@ -139,7 +141,7 @@ def wrong_count(found, root, per_image):
     return wrong
 
 
-def main():
+def run_in(work):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--engine', default='sqlite', choices=('sqlite', 'postgresql'))
     parser.add_argument('--rows', type=int, default=1000000)
@@ -147,7 +149,6 @@ def main():
     parser.add_argument('--sample', type=int, default=2000, help='images for the baseline')
     args = parser.parse_args()
 
-    work = tempfile.mkdtemp(prefix='bench-glance-backfill-')
     root = os.path.join(work, 'data')
     db_url = glancedb.create(args.engine, work)
     try:
@@ -216,6 +217,14 @@ def main():
         print('load average at the end: %.1f %.1f %.1f' % os.getloadavg())
     finally:
         glancedb.drop(args.engine, db_url)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix='bench-glance-backfill-')
+    try:
+        run_in(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -18,15 +18,16 @@ case (a table for ``doc/glance.md``).
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
-import requests
-import sqlalchemy as sa
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path[0] = ROOT           # not bench/: bench/copy.py would shadow the stdlib
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 
 from tests.glance import server  # noqa: E402
 
@@ -95,10 +96,9 @@ def run(kind, work, port):
     return results, summary
 
 
-def main():
+def run_all(work):
     from moto.server import ThreadedMotoServer
     os.environ.setdefault('NO_PROXY', '127.0.0.1')
-    work = tempfile.mkdtemp(prefix='glance-get-backfill-')
     port = server.free_port()
     moto = ThreadedMotoServer(ip_address='127.0.0.1', port=port, verbose=False)
     moto.start()
@@ -116,6 +116,14 @@ def main():
     keys = ('scanned', 'already', 'resolved', 'corrected', 'unresolved')
     print('backfill after GET: stock run %s, store_kit run %s' % (
         {k: stock_sum[k] for k in keys}, {k: ours_sum[k] for k in keys}))
+
+
+def main():
+    work = tempfile.mkdtemp(prefix='glance-get-backfill-')
+    try:
+        run_all(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':
