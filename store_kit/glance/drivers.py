@@ -22,8 +22,6 @@ matches with ``uri.startswith(url_prefix)``, which takes a tuple, so store
 Only multi-store configurations (``enabled_backends``) are supported.
 """
 
-import logging
-
 from glance_store import capabilities as gs_caps
 from glance_store import driver as gs_driver
 from glance_store import exceptions as gs_exc
@@ -36,8 +34,6 @@ from store_kit import exceptions as sk_exc
 from store_kit import location as sk_location
 from store_kit import registry as sk_registry
 from store_kit.glance import errors
-
-LOG = logging.getLogger(__name__)
 
 
 def glance_capabilities(store_caps):
