@@ -14,12 +14,16 @@ trie step.  The memo is used only where that split is exact: a plain last
 segment and no query, fragment, escape or credentials after the last ``/``.
 """
 
+import re
+
 from store_kit import exceptions
 from store_kit import location
 
 _OWNER = ''   # trie key holding the owning store; never a path segment
 _NOBODY = (None, None)
 _MEMO_LIMIT = 1 << 17
+#: What a URL must not hold to be walked straight from its text.
+_NOT_PLAIN = re.compile(r'[%@?#\[\]\\]')
 
 
 class PrefixIndex:
@@ -30,6 +34,7 @@ class PrefixIndex:
         self._catch_all = {}
         self._prefix_of = {}
         self._memo = {}
+        self._nets = {}
 
     def add_prefix(self, prefix, store_name):
         """Register *prefix* (a URL) as owned by *store_name*.
@@ -121,8 +126,22 @@ class PrefixIndex:
         """``(deepest trie node reached or None, owner)`` for *url*.
 
         The owner falls back to the catch-all; both are None when nobody
-        can own the URL.
+        can own the URL.  A plain URL (no escape, credentials, query,
+        fragment, IPv6 host or ``..``) is walked straight from its text,
+        its ``scheme://host:port`` part parsed once per spelling; anything
+        else is parsed in full first.
         """
+        parts = url.split('/') if isinstance(url, str) else ()
+        if len(parts) > 2 and not parts[1] and not _NOT_PLAIN.search(url):
+            netkey = self._nets.get((parts[0], parts[2]))
+            if netkey is None:
+                netkey = self._net_of(parts[0], parts[2])
+            if netkey is not _NOBODY:
+                return self._walk_segments(netkey, parts, 3)
+            return _NOBODY
+        return self._walk_parsed(url)
+
+    def _walk_parsed(self, url):
         try:
             netkey, segments = location.match_key(url)
         except exceptions.BadStoreUri:
@@ -145,3 +164,40 @@ class PrefixIndex:
         if best is None:
             best = self._catch_all.get(netkey[0])
         return node, best
+
+    def _walk_segments(self, netkey, parts, start):
+        """The walk of :meth:`_walk` over raw path *parts* from *start*
+        ('' and '.' skipped as normalisation would; '..' parsed in full)."""
+        node = self._tries.get(netkey)
+        best = None
+        if node is not None:
+            best = node.get(_OWNER)
+            for i in range(start, len(parts)):
+                seg = parts[i]
+                if not seg or seg == '.':
+                    continue
+                if seg == '..':
+                    return self._walk_parsed('/'.join(parts))
+                child = node.get(seg)
+                if child is None:
+                    node = None
+                    break
+                node = child
+                owner = node.get(_OWNER)
+                if owner is not None:
+                    best = owner
+        if best is None:
+            best = self._catch_all.get(netkey[0])
+        return node, best
+
+    def _net_of(self, scheme, hostport):
+        """The network key of ``scheme//hostport`` (*scheme* ends with
+        ':'), remembered per spelling; _NOBODY when it does not parse."""
+        try:
+            netkey, _ = location.match_key('%s//%s/' % (scheme, hostport))
+        except exceptions.BadStoreUri:
+            netkey = _NOBODY
+        if len(self._nets) >= _MEMO_LIMIT:
+            self._nets.clear()
+        self._nets[(scheme, hostport)] = netkey
+        return netkey
