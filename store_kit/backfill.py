@@ -87,7 +87,7 @@ def run(db, registry, batch_size=10000, dry_run=False, progress=None,
         writers = 1 if db.dialect == 'sqlite' else 4
     report = BackfillReport()
     enabled = frozenset(registry.names())
-    with _Writer(db, writers) as writer:
+    with BatchWriter(db, writers) as writer:
         for page in db.scan_locations(batch_size):
             scanned = len(page)
             missing = [(loc_id, url) for loc_id, url, store in page
@@ -102,15 +102,18 @@ def run(db, registry, batch_size=10000, dry_run=False, progress=None,
     return report
 
 
-class _Writer:
+class BatchWriter:
     """Runs ``db.set_location_stores`` inline (one writer) or on a few threads,
-    with at most two batches per thread in flight so memory stays flat."""
+    with at most two batches per thread in flight so memory stays flat.
+    With *overlap* even one writer gets a thread of its own, so the next
+    page is read and resolved while a batch is written (``store-kit glance
+    backfill``)."""
 
-    def __init__(self, db, writers):
+    def __init__(self, db, writers, overlap=False):
         self.db = db
         self.pool = (concurrent.futures.ThreadPoolExecutor(
             writers, thread_name_prefix='store-kit-backfill')
-            if writers > 1 else None)
+            if writers > 1 or overlap else None)
         self.limit = 2 * writers
         self.pending = collections.deque()
 

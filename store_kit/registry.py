@@ -8,6 +8,7 @@ import threading
 
 from stevedore import named
 
+from store_kit import compat
 from store_kit import config
 from store_kit import driver as driver_mod
 from store_kit import exceptions
@@ -65,6 +66,19 @@ def get_registry():
     return _GLOBAL['registry']
 
 
+def build_store(conf, name, driver_name, legacy=False):
+    """One store *name* of driver *driver_name*, its options registered and
+    checked on *conf*: what :func:`create_stores` does per store, for hosts
+    that load stores one by one (glance, through ``store_kit.glance``).
+    glance_store's option names are honoured (see :mod:`store_kit.compat`);
+    *legacy*: the options are in ``[glance_store]`` (pre-multi-store)."""
+    driver_cls = load_driver(driver_name, name)
+    config.register_store_opts(conf, name, driver_cls)
+    compat.prepare_store(conf, name, driver_cls, legacy=legacy)
+    config.check_group(conf, name, config.store_options(driver_cls))
+    return driver_cls(conf, name)
+
+
 def create_stores(conf):
     """Build a :class:`StoreRegistry` from parsed config *conf*.
 
@@ -76,12 +90,14 @@ def create_stores(conf):
     config.check_group(conf, 'DEFAULT')
     config.check_group(conf, 'store_kit')
     enabled = config.enabled_backends(conf)
-    if not enabled:
+    legacy = compat.is_legacy(conf, enabled)
+    to_load = compat.backends(conf, enabled)    # glance-api.conf's forms too
+    if not to_load:
         raise exceptions.BadStoreConfiguration(
             'DEFAULT', 'enabled_backends',
             'no store enabled; set e.g. "enabled_backends = fast:file"')
     stores = {}
-    for name, driver_name in enabled.items():
+    for name, driver_name in to_load.items():
         name = name.strip()
         if not _STORE_NAME_RE.match(name):
             raise exceptions.BadStoreConfiguration(
@@ -91,19 +107,16 @@ def create_stores(conf):
                 'DEFAULT', 'enabled_backends',
                 'store name %r clashes with the fixed section [%s]'
                 % (name, name))
-        driver_cls = load_driver((driver_name or '').strip(), name)
-        config.register_store_opts(conf, name, driver_cls)
-        config.check_group(conf, name, config.store_options(driver_cls))
-        stores[name] = driver_cls(conf, name)
+        stores[name] = build_store(conf, name, (driver_name or '').strip(), legacy)
 
-    default = conf.store_kit.default_backend
+    default, (section, option) = compat.default_backend(conf, stores, enabled)
     if not default:
         raise exceptions.BadStoreConfiguration(
             'store_kit', 'default_backend',
             'not set; choose one of %s' % ', '.join(stores))
     if default not in stores:
         raise exceptions.BadStoreConfiguration(
-            'store_kit', 'default_backend',
+            section, option,
             '%r is not an enabled store (enabled: %s)'
             % (default, ', '.join(stores)))
     algo = conf.store_kit.hashing_algorithm

@@ -11,11 +11,11 @@ import traceback
 from oslo_config import cfg
 
 from store_kit import exceptions
-from store_kit.cli import copy, images, maintenance, stores
+from store_kit.cli import copy, glance, images, maintenance, stores
 from store_kit.cli.base import PROG, Env, UsageError, one_line, safe_db_url
 
 #: Command modules, in the order ``--help`` lists their commands.
-MODULES = (stores, images, copy, maintenance)
+MODULES = (stores, images, copy, maintenance, glance)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,5 +1,6 @@
 """Maintenance commands: backfill, scrub, db sync|version, demo."""
 
+import json
 import signal
 import sys
 import time
@@ -25,8 +26,23 @@ def cmd_backfill(env, args):
         print(line)
 
 
+def emit_check_report(args, report):
+    """A check report (``store-kit check``, ``store-kit glance check``):
+    the findings as a table then the summary, or ``--format json``."""
+    if args.format == 'json':
+        print(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    columns = ['kind', 'store', 'image_id', 'url', 'detail']
+    if getattr(args, 'repair', False):
+        columns.append('repaired')
+    if report.findings:
+        emit_rows(args, [dict(f.as_dict(), repaired=f.repaired)
+                         for f in report.findings], columns)
+    for line in report.summary_lines():
+        print(line)
+
+
 def cmd_check(env, args):
-    import json
     from store_kit import check
     db, registry = env.catalog(), env.registry
     with progress_bar(db.count_live_locations(), 'check', unit='loc') as bar:
@@ -36,17 +52,7 @@ def cmd_check(env, args):
                             refresh=False)
         report = check.run(db, registry, repair=args.repair, grace=args.grace,
                            stores=args.store, progress=progress)
-    if args.format == 'json':
-        print(json.dumps(report.as_dict(), indent=2, default=str))
-    else:
-        columns = ['kind', 'store', 'image_id', 'url', 'detail']
-        if args.repair:
-            columns.append('repaired')
-        if report.findings:
-            emit_rows(args, [dict(f.as_dict(), repaired=f.repaired)
-                             for f in report.findings], columns)
-        for line in report.summary_lines():
-            print(line)
+    emit_check_report(args, report)
     return 0 if report.clean else 1
 
 
