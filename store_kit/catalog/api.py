@@ -16,6 +16,7 @@ from store_kit.catalog import models, schema, values as checks, visibility
 from store_kit.catalog.bulk import BulkMixin
 from store_kit.catalog.copies import CopiesMixin
 from store_kit.catalog.dependencies import DependenciesMixin
+from store_kit.catalog.imports import ImportsMixin
 from store_kit.catalog.leases import LeasesMixin, release_dead_local
 from store_kit.catalog.engine import make_engine, run_in_transaction
 from store_kit.catalog.locations import LocationsMixin, location_entries
@@ -35,7 +36,7 @@ CHILDREN = ('properties', 'tags', 'locations')
 
 
 class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMixin,
-              BulkMixin, LeasesMixin, RepairMixin, CopiesMixin):
+              BulkMixin, LeasesMixin, RepairMixin, CopiesMixin, ImportsMixin):
     """The image catalog on one database.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://``,
