@@ -94,6 +94,10 @@ def import_target(url, dry_run):
     except BaseException:
         db.dispose()
         raise
+    if version is None:         # a dry run into an empty database: an empty
+        db.dispose()            # in-memory catalog stands in for it
+        db = Catalog('sqlite://')
+        db.create_schema()
     return db
 
 
