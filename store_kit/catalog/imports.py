@@ -43,6 +43,8 @@ CHILD_KEYS = {
     'members': ('member', 'can_share', 'status', 'deleted'),
     'locations': ('url', 'metadata', 'status', 'delete_time'),
 }
+# a pending_delete location without a delete_time gets its deleted_at (else
+# its updated_at): the scrubber's scrub_time counts from there
 TABLES = {'properties': models.properties, 'tags': models.tags,
           'members': models.members, 'locations': models.locations}
 _TIMES = ('created_at', 'updated_at', 'deleted_at')
@@ -154,6 +156,9 @@ def _children(kind, rows):
             raise exceptions.Invalid('%s %s is given twice' % (kind[:-1], checks.shown(key)))
         keys.add(key)
         row.update(_times(kind[:-1], given))
+        if kind == 'locations' and row['status'] == 'pending_delete' and row['delete_time'] is None:
+            # the scrubber's clock starts when the location was deleted
+            row['delete_time'] = row['deleted_at'] or row['updated_at']
         out.append(row)
     return out
 
@@ -205,9 +210,6 @@ def _location(given):
         raise exceptions.Invalid('location %s is a redacted URL' % (loc_mod.redact(url),))
     delete_time = checks.timestamp('location delete_time', given.get('delete_time'),
                                    nullable=True)
-    if status == 'pending_delete' and delete_time is None:
-        # the scrubber's clock starts when the location was deleted
-        delete_time = given.get('deleted_at') or given.get('updated_at')
     row = {'url': url, 'url_key': loc_mod.url_key(url), 'meta_data': entry['metadata'],
            'status': status, 'delete_time': delete_time, 'attempts': 0}
     return row, object()                    # the same URL twice is allowed

@@ -391,9 +391,7 @@ class _Translator:
             if status != 'deleted':
                 meta = self._store(kid['value'], meta)
             row = self._row(kid, url=kid['value'], metadata=meta, status=status)
-            del row['deleted']
-            if status == 'pending_delete':
-                row['delete_time'] = kid['deleted_at'] or row['updated_at']
+            del row['deleted']          # the catalog's delete_time is deleted_at
             out.append(row)
         return out
 
