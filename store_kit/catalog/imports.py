@@ -146,16 +146,18 @@ def checked_image(image):
 
 
 def _children(kind, rows):
-    check = _CHECKS[kind]
+    check, allowed, what = _CHECKS[kind], _ALLOWED[kind], kind[:-1]
     out, keys = [], set()
     for given in rows:
-        given = checks.mapping(kind[:-1], given)
-        check_keys(kind[:-1], given, CHILD_KEYS[kind] + _TIMES)
+        if not isinstance(given, dict):
+            checks.mapping(what, given)
+        if not given.keys() <= allowed:
+            check_keys(what, given, allowed)
         row, key = check(given)
         if key in keys:
-            raise exceptions.Invalid('%s %s is given twice' % (kind[:-1], checks.shown(key)))
+            raise exceptions.Invalid('%s %s is given twice' % (what, checks.shown(key)))
         keys.add(key)
-        row.update(_times(kind[:-1], given))
+        _times(what, given, row)
         if kind == 'locations' and row['status'] == 'pending_delete' and row['delete_time'] is None:
             # the scrubber's clock starts when the location was deleted
             row['delete_time'] = row['deleted_at'] or row['updated_at']
@@ -163,15 +165,15 @@ def _children(kind, rows):
     return out
 
 
-def _times(what, given):
-    times = {}
+def _times(what, given, row):
+    """Check the times of child row *given* into *row*."""
     for key in ('created_at', 'updated_at'):
-        if given.get(key) is None:
+        value = given.get(key)
+        if value is None:
             raise exceptions.Invalid('%s %s is missing' % (what, key))
-        times[key] = checks.timestamp('%s %s' % (what, key), given[key])
-    times['deleted_at'] = checks.timestamp('%s deleted_at' % what, given.get('deleted_at'),
-                                           nullable=True)
-    return times
+        row[key] = checks.timestamp(_FIELDS[what, key], value)
+    row['deleted_at'] = checks.timestamp(_FIELDS[what, 'deleted_at'], given.get('deleted_at'),
+                                         nullable=True)
 
 
 def _flag(field, value):
@@ -217,6 +219,8 @@ def _location(given):
 
 _CHECKS = {'properties': _property, 'tags': _tag, 'members': _member,
            'locations': _location}
+_ALLOWED = {kind: frozenset(keys + _TIMES) for kind, keys in CHILD_KEYS.items()}
+_FIELDS = {(kind[:-1], key): '%s %s' % (kind[:-1], key) for kind in CHILD_KEYS for key in _TIMES}
 
 
 def _given_id(image):
