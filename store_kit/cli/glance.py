@@ -109,7 +109,7 @@ def cmd_import(env, args):
     try:
         importer.check_schema(gdb)
         db = import_target(args.to, args.dry_run)
-        total = importer.count_images(gdb, args.include_deleted)
+        total = importer.count_images(gdb)
         with progress_bar(total, 'glance import', unit='img') as bar:
             def progress(n, report):
                 bar.update(n)

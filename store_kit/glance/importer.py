@@ -227,11 +227,10 @@ def check_schema(gdb):
     return versions
 
 
-def count_images(gdb, include_deleted=False):
-    """Images an import visits (a progress total)."""
+def count_images(gdb):
+    """Image rows an import visits, soft-deleted ones included (a progress
+    total)."""
     query = sa.select(sa.func.count()).select_from(G_IMAGES)
-    if not include_deleted:
-        query = query.where(G_IMAGES.c.deleted == sa.false())
     return gdb._run(lambda conn: conn.execute(query).scalar(), what='image count')
 
 

@@ -465,9 +465,13 @@ def test_interrupted_run_resumes_and_never_duplicates(gdb, registry, db):
 
 def test_dry_run_writes_nothing(gdb, registry, db):
     many(gdb, registry, 4)
-    report = run(gdb, registry, db, dry_run=True, batch_size=3)
+    fill(gdb.url, images=[image('gone', deleted=True, status='deleted', deleted_at=T0)])
+    seen = []
+    report = run(gdb, registry, db, dry_run=True, batch_size=3,
+                 progress=lambda n, report: seen.append(n))
     assert report.counts['images']['imported'] == 4 and report.resolved == 4
     assert rows_of(db, 'images') == []
+    assert seen == [3, 2] and sum(seen) == importer.count_images(gdb)   # the bar's total
 
 
 def test_two_imports_at_once_write_each_image_once(engines, gdb, registry, db):
