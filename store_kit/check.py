@@ -126,6 +126,47 @@ def run(db, registry, repair=False, grace=DEFAULT_GRACE, stores=None, progress=N
     return checker.report
 
 
+class StoreSizes:
+    """Sizes of location URLs in their stores without reading data: one
+    ``lstat`` per file, one listing per object store for a whole run, a
+    HEAD per http URL.  Call as ``sizes(store, urls)`` ->
+    ``{url: size, None (missing) or StoreKitError (the store cannot tell)}``."""
+
+    def __init__(self):
+        self._listings = {}
+
+    def __call__(self, store, urls):
+        if not store.sizes_from_listing:
+            return store.sizes(urls)
+        if store.name not in self._listings:
+            self._listings[store.name] = {
+                loc_mod.url_key(item.url): item.size
+                for item in store.inventory() if item.kind == 'object'}
+        listing = self._listings[store.name]
+        return {url: listing.get(loc_mod.url_key(url)) for url in urls}
+
+
+def compare_sizes(store, locs, sizes):
+    """Yield ``(loc, kind, detail, repairable)`` for each location of
+    *store* whose data is missing or of another size than its image; *locs*
+    are tuples ``(location id, image id, url, image size, ...)``.  A store
+    that could not answer gives a ``missing_data`` that is not
+    repairable."""
+    found = sizes(store, [loc[2] for loc in locs])
+    for loc in locs:
+        loc_id, url, want = loc[0], loc[2], loc[3]
+        got = found.get(url)
+        if got is None:
+            yield (loc, 'missing_data',
+                   'location %s: no data in store %s' % (loc_id, store.name), True)
+        elif isinstance(got, exceptions.StoreKitError):
+            yield (loc, 'missing_data', 'location %s: %s' % (
+                loc_id, loc_mod.redact_text(got)), False)
+        elif want is not None and got != want:
+            yield (loc, 'size_mismatch', 'location %s: %d bytes in store %s, image size %d'
+                   % (loc_id, got, store.name, want), True)
+
+
 class _Checker:
     def __init__(self, db, registry, names, repair, grace, progress):
         self.db, self.registry, self.names = db, registry, names
@@ -134,7 +175,7 @@ class _Checker:
         self.cutoff = utcnow() - datetime.timedelta(seconds=grace)
         self.cutoff_ts = time.time() - grace
         self.report = CheckReport()
-        self._listings = {}
+        self.sizes = StoreSizes()
         #: 64-bit prefixes of the url_keys of every non-deleted location
         #: (8 bytes each), sorted before the orphan pass
         self._seen = array.array('Q')
@@ -178,40 +219,16 @@ class _Checker:
             self.progress(len(page), self.report)
 
     def _compare(self, store, locs):
-        if store.sizes_from_listing:
-            listing = self._listing(store)
-            found = {url: listing.get(loc_mod.url_key(url)) for _, _, url, _, _ in locs}
-        else:
-            found = store.sizes([url for _, _, url, _, _ in locs])
-        for loc_id, image_id, url, want, key in locs:
-            got = found.get(url)
+        for (loc_id, image_id, url, _, key), kind, detail, fixable in compare_sizes(
+                store, locs, self.sizes):
             retire = (lambda loc_id=loc_id, key=key: self._retire(loc_id, key))
-            if got is None:
-                self.add('missing_data', store.name, image_id, url,
-                         'location %s: no data in store %s' % (loc_id, store.name), retire)
-            elif isinstance(got, exceptions.StoreKitError):
-                self.add('missing_data', store.name, image_id, url,
-                         'location %s: %s' % (loc_id, loc_mod.redact_text(got)), None)
-            elif want is not None and got != want:
-                self.add('size_mismatch', store.name, image_id, url,
-                         'location %s: %d bytes in store %s, image size %d'
-                         % (loc_id, got, store.name, want), retire)
+            self.add(kind, store.name, image_id, url, detail, retire if fixable else None)
 
     def _retire(self, location_id, key):
         done = self.db.retire_broken_location(location_id)
         if done:
             self._retired.add(key)      # its data may now be an orphan
         return done
-
-    def _listing(self, store):
-        """``{url_key: size}`` of a store's objects, one listing per run."""
-        if store.name not in self._listings:
-            sizes = {}
-            for item in store.inventory():
-                if item.kind == 'object':
-                    sizes[loc_mod.url_key(item.url)] = item.size
-            self._listings[store.name] = sizes
-        return self._listings[store.name]
 
     # -- stores -> catalog ---------------------------------------------------
 

@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 
+from store_kit import config
 from store_kit import exceptions
 from store_kit import location as loc_mod
 from store_kit.catalog.rows import utcnow
@@ -45,7 +46,9 @@ class ImageService:
 
     @classmethod
     def from_conf(cls, conf, db, registry):
-        """An ImageService configured from ``[image_service]``."""
+        """An ImageService configured from ``[image_service]`` (a bad value
+        is a BadStoreConfiguration naming section and option)."""
+        config.check_group(conf, 'image_service')
         opts = conf.image_service
         return cls(db, registry, delayed_delete=opts.delayed_delete,
                    user_storage_quota=opts.user_storage_quota)

@@ -314,8 +314,9 @@ def normal_form(url):
 
 
 def url_key(url):
-    """A fixed-length key (64 hex digits) of :func:`normal_form` of *url*,
-    for indexing; URLs that do not parse are keyed by their raw text.
+    """A fixed-length key (32 hex digits: 128 bits of SHA-256) of
+    :func:`normal_form` of *url*, for indexing; URLs that do not parse are
+    keyed by their raw text.
 
     The catalog stores it (``locations.url_key``): a change to what it
     computes needs a migration that recomputes the column.
@@ -325,7 +326,7 @@ def url_key(url):
     except exceptions.BadStoreUri:
         form = None
     text = form if form is not None else 'raw:%s' % (url,)
-    return hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()
+    return hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:32]
 
 
 _CONTROL_RE = re.compile('[\x00-\x1f\x7f-\x9f]')

@@ -148,26 +148,12 @@ class PrefixIndex:
             return _NOBODY
         if segments is None:
             return _NOBODY
-        node = self._tries.get(netkey)
-        best = None
-        if node is not None:
-            best = node.get(_OWNER)
-            for seg in segments:
-                child = node.get(seg)
-                if child is None:
-                    node = None
-                    break
-                node = child
-                owner = node.get(_OWNER)
-                if owner is not None:
-                    best = owner
-        if best is None:
-            best = self._catch_all.get(netkey[0])
-        return node, best
+        return self._walk_segments(netkey, segments, 0)
 
     def _walk_segments(self, netkey, parts, start):
-        """The walk of :meth:`_walk` over raw path *parts* from *start*
-        ('' and '.' skipped as normalisation would; '..' parsed in full)."""
+        """The trie walk over path segments *parts* from index *start*: raw
+        ones are accepted too ('' and '.' skipped as normalisation would;
+        a '..' sends the whole URL through the parser)."""
         node = self._tries.get(netkey)
         best = None
         if node is not None:

@@ -72,6 +72,10 @@ class BulkMixin:
         set_store = SET_STORE_SQL[self._sql_dialect]
 
         def fn(conn):
+            if self.dialect == 'postgresql':
+                # a batch lost in a crash stays legacy for the next
+                # (idempotent) run: no need to wait for the WAL flush
+                conn.exec_driver_sql('SET LOCAL synchronous_commit = off')
             for name, ids in by_store.items():
                 ids.sort()
                 for i in range(0, len(ids), _IN_CHUNK):

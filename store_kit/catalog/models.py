@@ -128,7 +128,7 @@ locations = sa.Table(
     sa.Column('image_id', Identifier(36), sa.ForeignKey('images.id'), nullable=False),
     sa.Column('url', sa.Text, nullable=False),
     # store_kit.location.url_key(url): who else references this data
-    sa.Column('url_key', sa.String(64), nullable=False),
+    sa.Column('url_key', sa.String(32), nullable=False),
     sa.Column('meta_data', Json),
     sa.Column('status', sa.String(30), nullable=False),
     sa.Column('delete_time', Timestamp),

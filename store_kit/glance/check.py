@@ -33,7 +33,7 @@ def run(gdb, registry, stores=None, progress=None, batch_size=_BATCH):
         registry[name]                        # UnknownStore for a typo
     names = set(names)
     report = sk_check.CheckReport()
-    listings = {}
+    sizes = sk_check.StoreSizes()
     for page in gdb.scan_active(batch_size):
         by_store = collections.defaultdict(list)
         for row in page:
@@ -48,41 +48,15 @@ def run(gdb, registry, stores=None, progress=None, batch_size=_BATCH):
             elif name in names:
                 by_store[name].append(row)
         for name, rows in by_store.items():
-            _compare(report, registry[name], rows, listings)
+            _compare(report, registry[name], rows, sizes)
             report.locations += len(rows)
         if progress is not None:
             progress(len(page), report)
     return report
 
 
-def _sizes(store, urls, listings):
-    """``{url: size, None or StoreKitError}`` without reading data."""
-    if not store.sizes_from_listing:
-        return store.sizes(urls)
-    if store.name not in listings:
-        listing = {}
-        for item in store.inventory():
-            if item.kind == 'object':
-                listing[loc_mod.url_key(item.url)] = item.size
-        listings[store.name] = listing
-    listing = listings[store.name]
-    return {url: listing.get(loc_mod.url_key(url)) for url in urls}
-
-
-def _compare(report, store, rows, listings):
-    found = _sizes(store, [row.url for row in rows], listings)
-    for row in rows:
-        got, want = found.get(row.url), row.image_size
-        detail = None
-        kind = 'missing_data'
-        if got is None:
-            detail = 'location %s: no data in store %s' % (row.id, store.name)
-        elif isinstance(got, exceptions.StoreKitError):
-            detail = 'location %s: %s' % (row.id, loc_mod.redact_text(got))
-        elif want is not None and got != want:
-            kind = 'size_mismatch'
-            detail = ('location %s: %d bytes in store %s, image size %d'
-                      % (row.id, got, store.name, want))
-        if detail is not None:
-            report.findings.append(sk_check.Finding(
-                kind, store.name, row.image_id, loc_mod.redact(row.url), detail))
+def _compare(report, store, rows, sizes):
+    locs = [(row.id, row.image_id, row.url, row.image_size) for row in rows]
+    for (_, image_id, url, _), kind, detail, _ in sk_check.compare_sizes(store, locs, sizes):
+        report.findings.append(sk_check.Finding(
+            kind, store.name, image_id, loc_mod.redact(url), detail))

@@ -592,3 +592,13 @@ def test_add_location_asks_the_store_nothing_before_the_rights_are_checked(
     with pytest.raises(exceptions.Forbidden, match=owned['id']):  # not a SizeMismatch
         svc.add_location(p2, mine['id'], signed_url)
     assert len(asked) == 1
+
+
+def test_from_conf_names_a_bad_option(db, registry, tmp_path):
+    from tests import helpers
+    from tests.ops.conftest import STORES_CONF
+    conf = helpers.make_conf(tmp_path, STORES_CONF.format(root=tmp_path)
+                             + '\n[image_service]\nuser_storage_quota = lots\n')
+    with pytest.raises(exceptions.BadStoreConfiguration,
+                       match=r"\[image_service\] user_storage_quota: invalid value 'lots'"):
+        ImageService.from_conf(conf, db, registry)

@@ -23,7 +23,7 @@ _BATCH = 5000
 
 
 def upgrade():
-    op.add_column('locations', sa.Column('url_key', sa.String(length=64), nullable=True))
+    op.add_column('locations', sa.Column('url_key', sa.String(length=32), nullable=True))
     conn = op.get_bind()
     locations = sa.table('locations', sa.column('id', sa.Integer),
                          sa.column('url', sa.Text), sa.column('url_key', sa.String))
@@ -39,7 +39,7 @@ def upgrade():
                      [{'b_id': r.id, 'b_key': url_key(r.url)} for r in rows])
         last = rows[-1].id
     with op.batch_alter_table('locations') as batch:
-        batch.alter_column('url_key', existing_type=sa.String(length=64), nullable=False)
+        batch.alter_column('url_key', existing_type=sa.String(length=32), nullable=False)
     op.create_index('ix_locations_url_key_status', 'locations', ['url_key', 'status'])
 
 
