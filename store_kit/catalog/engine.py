@@ -94,7 +94,12 @@ def _sqlite_engine(u):
                                   connect_args={'check_same_thread': False})
     else:
         parent = os.path.dirname(os.path.abspath(u.database))
-        os.makedirs(parent, exist_ok=True)
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise exceptions.CatalogUnavailable(
+                'cannot create the directory %s of the SQLite catalog: %s'
+                % (parent, exc.strerror or exc)) from None
         engine = sa.create_engine(u, hide_parameters=True,
                                   connect_args={'check_same_thread': False, 'timeout': 30})
 

@@ -140,3 +140,12 @@ def test_the_cause_never_carries_the_engine_password_or_url_secrets():
         assert secret not in message
     blank = sa_exc.OperationalError('SELECT 1', {}, DriverError(''))
     assert str(translate(blank, 'image x')).endswith(': DriverError')
+
+
+def test_a_sqlite_catalog_whose_directory_cannot_be_made_says_which(tmp_path):
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('not a directory')
+    with pytest.raises(exceptions.CatalogUnavailable) as info:
+        Catalog('sqlite:///%s' % (blocker / 'sub' / 'catalog.db'))
+    assert str(blocker / 'sub') in str(info.value)
+    assert 'SQLite catalog' in str(info.value)
