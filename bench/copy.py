@@ -12,7 +12,10 @@ store, each in a fresh child process (so peak RSS is its own):
   with boto3's ``upload_fileobj`` (its default multipart and threads), then
   add the location (``Catalog.image_location_add``);
 * store_kit: ``store_kit.copy.evacuate(... workers=N)`` (what ``store-kit
-  evacuate fast --to cold --workers N`` does).
+  evacuate fast --to cold --workers N`` does);
+* ceiling: boto3 ``upload_file`` of every image file, N at once, with no
+  hash check and no catalog: the most this moto server and disk take in,
+  which bounds any copy tool here.
 """
 
 import argparse
@@ -139,6 +142,21 @@ def store_kit_child(root, port, bucket, workers, queue):
     queue.put((report.bytes, time.perf_counter() - t0, rss_mib()))
 
 
+def ceiling_child(root, port, bucket, workers, queue):
+    from concurrent.futures import ThreadPoolExecutor
+    registry = make_registry(root, conf(root, port, bucket))
+    client = registry['cold'].client
+    client.create_bucket(Bucket=bucket)
+    datadir = os.path.join(root, 'fast')
+    names = sorted(os.listdir(datadir))
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda name: client.upload_file(os.path.join(datadir, name),
+                                                      bucket, name), names))
+    total = sum(os.path.getsize(os.path.join(datadir, name)) for name in names)
+    queue.put((total, time.perf_counter() - t0, rss_mib()))
+
+
 def rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -176,7 +194,8 @@ def main():
         shutil.copy(os.path.join(root, 'catalog.db'), os.path.join(root, 'pristine.db'))
         runs = {}
         for name, target, extra in (('baseline', baseline_child, ()),
-                                    ('store_kit', store_kit_child, (args.workers,))):
+                                    ('store_kit', store_kit_child, (args.workers,)),
+                                    ('ceiling', ceiling_child, (args.workers,))):
             shutil.copy(os.path.join(root, 'pristine.db'), os.path.join(root, 'catalog.db'))
             for suffix in ('-wal', '-shm'):
                 if os.path.exists(os.path.join(root, 'catalog.db' + suffix)):
@@ -187,7 +206,10 @@ def main():
             print('  %-10s: %6.0f MiB in %6.1fs = %6.1f MiB/s, peak RSS %4.0f MiB%s'
                   % (name, nbytes / MiB, elapsed, nbytes / MiB / elapsed, rss,
                      ' (--workers %d)' % args.workers if extra else ''))
-        print('  ratio     : %.2fx' % (runs['store_kit'] / runs['baseline']))
+        print('  ratio     : %.2fx the baseline; store_kit at %.0f%% of the ceiling, the '
+              'baseline at %.0f%%' % (runs['store_kit'] / runs['baseline'],
+                                      100 * runs['store_kit'] / runs['ceiling'],
+                                      100 * runs['baseline'] / runs['ceiling']))
     finally:
         moto.terminate()
         moto.wait()
