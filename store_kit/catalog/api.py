@@ -23,6 +23,7 @@ from store_kit.catalog.locations import LocationsMixin, location_entries
 from store_kit.catalog.members import MembersMixin
 from store_kit.catalog.properties import PropertiesTagsMixin, property_items, tag_values
 from store_kit.catalog.repair import RepairMixin
+from store_kit.catalog.usage import UsageMixin
 from store_kit.catalog.rows import (check_keys, choice, for_caller, image_values,
                                     location_dict, utcnow)
 
@@ -36,7 +37,7 @@ CHILDREN = ('properties', 'tags', 'locations')
 
 
 class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMixin,
-              BulkMixin, LeasesMixin, RepairMixin, CopiesMixin, ImportsMixin):
+              BulkMixin, LeasesMixin, RepairMixin, CopiesMixin, ImportsMixin, UsageMixin):
     """The image catalog on one database.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://``,
