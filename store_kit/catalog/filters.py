@@ -317,6 +317,8 @@ def after_marker(spec, marker_row, non_null=()):
             after = None                 # nothing sorts after NULL within NULLs
             same = expr.is_(None)
         else:
+            # a typed bound value: SQLAlchemy refuses `column > False`
+            value = sa.literal(value, expr.type)
             after = expr > value if direction == 'asc' else expr < value
             same = expr == value
         if after is not None:
@@ -329,6 +331,7 @@ def after_marker(spec, marker_row, non_null=()):
     if not images.c[first_key].nullable or first_key in non_null:
         # Redundant bound on the leading key: lets the index range scan
         # start at the marker instead of filtering from the top.
-        col, value = images.c[first_key], marker_row[first_key]
+        col = images.c[first_key]
+        value = sa.literal(marker_row[first_key], col.type)
         clause = sa.and_(col >= value if first_dir == 'asc' else col <= value, clause)
     return clause
