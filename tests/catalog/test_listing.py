@@ -4,6 +4,7 @@ import datetime
 import random
 
 import pytest
+import sqlalchemy as sa
 
 from store_kit import exceptions
 from store_kit.catalog import filters as filtering
@@ -184,3 +185,31 @@ def test_every_sort_key_pages_like_python(db, admin, p1, mixed_catalog, key, dir
 def accepted_by(db, admin, member):
     found = db.image_member_find(admin, member=member, status='accepted')
     return {m['image_id'] for m in found}
+
+
+@pytest.mark.parametrize('key', filtering.SORT_KEYS)
+def test_sqlite_pages_are_read_in_index_order(db, engine_name, admin, p1, mixed_catalog, key):
+    """No listing query sorts: the (key, id) index serves the order, with the
+    visibility predicate of an admin or a project, with and without a marker."""
+    if engine_name != 'sqlite':
+        pytest.skip('plan shapes are checked on SQLite')
+    statements = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if 'ORDER BY' in statement and 'UNION' not in statement:
+            statements.append((statement, parameters))
+    sa.event.listen(db.engine, 'before_cursor_execute', grab)
+    try:
+        for ctx in (admin, p1):
+            for direction in ('asc', 'desc'):
+                first = db.image_get_all(ctx, sort_key=key, sort_dir=direction, limit=5)
+                db.image_get_all(ctx, sort_key=key, sort_dir=direction, limit=5,
+                                 marker=first[2]['id'])
+    finally:
+        sa.event.remove(db.engine, 'before_cursor_execute', grab)
+    assert statements
+    with db.engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = [r[-1] for r in conn.exec_driver_sql('EXPLAIN QUERY PLAN ' + statement,
+                                                        parameters)]
+            assert not [step for step in plan if 'TEMP B-TREE' in step], (statement, plan)
