@@ -320,7 +320,9 @@ def after_marker(spec, marker_row, non_null=(), row_values=False):
             and not any(is_flag for _e, _d, _k, is_flag in parts)):
         row = sa.tuple_(*[e for e, _d, _k, _f in parts])
         marker = sa.tuple_(*[sa.literal(marker_row[k], e.type) for e, _d, k, _f in parts])
-        return row > marker if parts[0][1] == 'asc' else row < marker
+        clause = row > marker if parts[0][1] == 'asc' else row < marker
+        # (a, b, id) has no index of its own: bound a as below for (a, id)
+        return clause if len(parts) <= 2 else _leading_bound(spec, marker_row, clause)
     ors = []
     equal = []
     for expr, direction, key, is_flag in parts:
@@ -343,11 +345,16 @@ def after_marker(spec, marker_row, non_null=(), row_values=False):
     if not ors:
         return sa.false()
     clause = sa.or_(*ors)
-    first_key, first_dir = spec[0]
+    first_key = spec[0][0]
     if not images.c[first_key].nullable or first_key in non_null:
-        # Redundant bound on the leading key: lets the index range scan
-        # start at the marker instead of filtering from the top.
-        col = images.c[first_key]
-        value = sa.literal(marker_row[first_key], col.type)
-        clause = sa.and_(col >= value if first_dir == 'asc' else col <= value, clause)
+        clause = _leading_bound(spec, marker_row, clause)
     return clause
+
+
+def _leading_bound(spec, marker_row, clause):
+    """``clause`` and a redundant bound on the (non-NULL) leading key: lets
+    the index range scan start at the marker instead of the top."""
+    first_key, first_dir = spec[0]
+    col = images.c[first_key]
+    value = sa.literal(marker_row[first_key], col.type)
+    return sa.and_(col >= value if first_dir == 'asc' else col <= value, clause)
