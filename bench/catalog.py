@@ -7,6 +7,10 @@ as the keyset marker page, in the same process, for comparison.
 
     python bench/catalog.py --images 100000 --engines sqlite,postgresql,mariadb
 
+``--listing`` instead times one page for every sort key (asc/desc, with and
+without a marker, admin and project caller) on the schema before migration
+0005 (baseline) and at head, in the same process on the same data.
+
 Server databases are created fresh (random name) and dropped afterwards.
 """
 
