@@ -7,6 +7,10 @@ as the keyset marker page, in the same process, for comparison.
 
     python bench/catalog.py --images 100000 --engines sqlite,postgresql,mariadb
 
+``--listing`` instead times one page for every sort key (asc/desc, with and
+without a marker, admin and project caller) on the schema before migration
+0005 (baseline) and at head, in the same process on the same data.
+
 Server databases are created fresh (random name) and dropped afterwards.
 """
 
@@ -20,10 +24,10 @@ import tempfile
 import time
 import uuid
 
-import sqlalchemy as sa
-
 # the repository instead of bench/ (whose copy.py would shadow the stdlib module)
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import sqlalchemy as sa  # noqa: E402
 
 from store_kit.catalog import Catalog, filters as filtering, models, visibility  # noqa: E402
 from store_kit.context import RequestContext  # noqa: E402
@@ -76,6 +80,7 @@ def image_id(i):
 def build(db, n_images, chain_len, seed=1):
     """Bulk-insert the catalog; returns the ids of the dependency chain."""
     rng = random.Random(seed)
+    vrng = random.Random(seed + 1)    # half the virtual sizes are unknown (NULL)
     vis_choices = ['private'] * 40 + ['shared'] * 30 + ['public'] * 25 + ['community'] * 5
     chain_len = min(chain_len, n_images)
     step = max(1, n_images // max(1, chain_len))     # chain images spread over time
@@ -91,7 +96,8 @@ def build(db, n_images, chain_len, seed=1):
                 imgs.append({
                     'id': iid, 'name': 'image-%06d' % rng.randrange(n_images),
                     'status': 'active', 'visibility': vis, 'owner': owner,
-                    'size': rng.randrange(1, 10 ** 10), 'virtual_size': None,
+                    'size': rng.randrange(1, 10 ** 10),
+                    'virtual_size': vrng.randrange(1, 10 ** 11) if i % 2 else None,
                     'checksum': '%032x' % rng.getrandbits(128), 'os_hash_algo': 'sha512',
                     'os_hash_value': '%0128x' % rng.getrandbits(512),
                     'disk_format': rng.choice(['qcow2', 'raw', 'vmdk']),
@@ -129,6 +135,12 @@ def build(db, n_images, chain_len, seed=1):
                  for a, b in zip(chain, chain[1:])]
         for start in range(0, len(edges), BATCH):
             conn.execute(models.dependencies.insert(), edges[start:start + BATCH])
+    analyze(db)
+    return chain
+
+
+def analyze(db):
+    """Fresh planner statistics."""
     if db.dialect == 'postgresql':
         with db.engine.connect().execution_options(isolation_level='AUTOCOMMIT') as conn:
             conn.exec_driver_sql('VACUUM ANALYZE')
@@ -139,7 +151,6 @@ def build(db, n_images, chain_len, seed=1):
         with db.engine.connect() as conn:
             for table in models.metadata.sorted_tables:
                 conn.exec_driver_sql('ANALYZE TABLE %s' % table.name).all()
-    return chain
 
 
 # -- timing ----------------------------------------------------------------
@@ -240,6 +251,124 @@ def run_engine(engine_name, args, tmp):
         drop_database(engine_name, url)
 
 
+# -- listing matrix: every sort key ------------------------------------------
+
+CALLERS = {'admin': RequestContext('p00', is_admin=True), 'user': RequestContext('p07')}
+
+
+def set_schema(db, revision):
+    """Migrate the (filled) catalog to ``revision`` and refresh statistics."""
+    from alembic import command
+    from store_kit.catalog import schema
+    with db.engine.begin() as conn:
+        current = schema.current_revision(db.engine)
+        if revision != current:
+            if revision == 'head':
+                command.upgrade(schema.alembic_config(conn), revision)
+            else:
+                command.downgrade(schema.alembic_config(conn), revision)
+    analyze(db)
+
+
+def marker_for(db, ctx, key, direction, filters):
+    """The id of the row halfway down the caller's list in this order."""
+    spec = filtering.sort_spec(key, direction)
+    where = filtering.filter_clauses(filters) + [
+        filtering.deleted_clause(filters),
+        visibility.sql_predicate(ctx, mode='list', member_status='accepted')]
+    with db.engine.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(models.images)
+                             .where(*where)).scalar()
+    return offset_page(db, ctx, filters, spec, total // 2, 1)[0]
+
+
+#: the figure of earlier runs: a property filter keeping ~10%, sorted by name
+PROPERTY_FILTER = {'properties': {'os_distro': 'ubuntu'}}
+
+
+def listing_cases(args):
+    keys = args.keys.split(',') if args.keys else list(filtering.SORT_KEYS)
+    for key in keys:
+        for direction in ('asc', 'desc'):
+            for who in CALLERS:
+                yield key, direction, who, {}
+    if not args.keys or 'name' in keys:
+        for direction in ('asc', 'desc'):
+            for who in CALLERS:
+                yield 'name', direction, who, PROPERTY_FILTER
+
+
+def listing_matrix(db, args):
+    """p50/p95 of one page for every sort key, direction, marker and caller."""
+    results = {}
+    for key, direction, who, filters in listing_cases(args):
+        ctx = CALLERS[who]
+        marker = marker_for(db, ctx, key, direction, filters)
+        for with_marker in (False, True):
+            kwargs = dict(filters=filters, sort_key=key, sort_dir=direction,
+                          limit=args.limit, marker=marker if with_marker else None)
+            page = db.image_get_all(ctx, **kwargs)
+            assert len(page) == args.limit, (key, direction, who, len(page))
+            label = (key, direction, 'os_distro=ubuntu' if filters else '-',
+                     'marker' if with_marker else '-', who)
+            results[label] = timed(lambda: db.image_get_all(ctx, **kwargs), args.samples)
+    # what SQL alone costs: the first row of the table, without the API
+    # (checks, children, hydration, redaction)
+    bare = (sa.select(models.images).where(models.images.c.deleted == sa.false())
+            .order_by(models.images.c.name, models.images.c.id).limit(args.limit))
+
+    def bare_page():
+        with db.engine.connect() as conn:
+            return conn.execute(bare).mappings().all()
+    results[('name', 'asc', 'bare SQL, image rows only', '-', 'admin')] = timed(
+        bare_page, args.samples)
+    return results
+
+
+def run_listing(engine_name, args, tmp):
+    """The matrix on the schema before 0005 (baseline), then at head."""
+    url = create_database(engine_name, tmp)
+    db = Catalog(url)
+    try:
+        db.create_schema()
+        t = time.perf_counter()
+        build(db, args.images, 0)
+        print('# %s: built %d images in %.1f s'
+              % (engine_name, args.images, time.perf_counter() - t), flush=True)
+        phases = {}
+        for phase, revision in (('baseline', args.baseline), ('head', 'head')):
+            if revision == 'none':
+                continue
+            set_schema(db, revision)
+            print('# %s: %s (schema %s), load %s' % (
+                engine_name, phase, revision, ' '.join('%.2f' % x for x in os.getloadavg())),
+                flush=True)
+            phases[phase] = listing_matrix(db, args)
+        return phases
+    finally:
+        db.dispose()
+        drop_database(engine_name, url)
+
+
+def print_listing(engine_name, phases, limit):
+    names = list(phases)
+    print('\n## %s: page of %d, p50 / p95 ms (%s)' % (engine_name, limit, ' | '.join(names)))
+    print('| sort | filter | marker | caller | %s |' % ' | '.join(names))
+    print('|---|---|---|---|%s' % ('---|' * len(names)))
+    worst = {n: 0.0 for n in names}
+    for label in phases[names[-1]]:
+        key, direction, filters, marker, who = label
+        cells = []
+        for n in names:
+            p50, p95 = phases[n][label]
+            worst[n] = max(worst[n], p50)
+            cells.append('%.2f / %.2f' % (p50, p95))
+        print('| `%s %s` | %s | %s | %s | %s |'
+              % (key, direction, filters, marker, who, ' | '.join(cells)))
+    print('# %s worst p50: %s' % (engine_name, ', '.join('%s %.2f' % kv for kv in worst.items())),
+          flush=True)
+
+
 def _owner_vis(db, iid):
     with db.engine.connect() as conn:
         row = conn.execute(sa.select(models.images.c.owner, models.images.c.visibility)
@@ -253,8 +382,20 @@ def main(argv=None):
     parser.add_argument('--chain', type=int, default=10000)
     parser.add_argument('--samples', type=int, default=200)
     parser.add_argument('--engines', default='sqlite,postgresql,mariadb')
+    parser.add_argument('--listing', action='store_true',
+                        help='time a page for every sort key instead (admin and user '
+                             'caller, asc/desc, with and without a marker)')
+    parser.add_argument('--limit', type=int, default=25, help='--listing page size')
+    parser.add_argument('--keys', default='', help='--listing: these sort keys only')
+    parser.add_argument('--baseline', default='0004',
+                        help="--listing: schema revision of the baseline ('none' to skip)")
     args = parser.parse_args(argv)
     engines = [e for e in args.engines.split(',') if e]
+    if args.listing:
+        with tempfile.TemporaryDirectory() as tmp:
+            for engine_name in engines:
+                print_listing(engine_name, run_listing(engine_name, args, tmp), args.limit)
+        return
     table = {}
     with tempfile.TemporaryDirectory() as tmp:
         for engine_name in engines:

@@ -224,8 +224,9 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
                     raise exceptions.ImageNotFound('marker image %s not found' % (marker,)) \
                         from None
             rows = []
-            for conds, order in filtering.plan(spec, marker_row,
-                                               native_nulls=self.dialect == 'postgresql'):
+            for conds, order in filtering.plan(
+                    spec, marker_row, native_nulls=self.dialect == 'postgresql',
+                    row_values=self.dialect in ('sqlite', 'postgresql')):
                 query = sa.select(images).where(*where, *conds).order_by(*order)
                 if limit is not None:
                     query = query.limit(limit - len(rows))

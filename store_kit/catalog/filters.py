@@ -375,18 +375,21 @@ def order_by(spec, native_nulls=False, non_null=()):
             if not (native_nulls and is_flag)]
 
 
-def plan(spec, marker_row=None, native_nulls=False):
+def plan(spec, marker_row=None, native_nulls=False, row_values=False):
     """The listing as queries run in turn: a list of (conditions, order_by).
 
-    One query, unless the leading sort key is nullable on an engine that sorts
-    NULLs first (SQLite, MariaDB): then the non-NULL and the NULL rows are two
-    queries, each in an order its index can serve, instead of one query that
-    must sort every matching row.
+    One query, unless the leading sort key is nullable and either the engine
+    sorts NULLs first (SQLite, MariaDB) or a marker is given: then the
+    non-NULL and the NULL rows are two queries, each in an order its (key, id)
+    index serves, instead of one that must sort every matching row (or, past
+    a marker, compare NULL flags no index holds). ``row_values``: see
+    :func:`after_marker`.
     """
     key, direction = spec[0]
     col = images.c[key]
-    if native_nulls or not col.nullable:
-        conds = [] if marker_row is None else [after_marker(spec, marker_row)]
+    if not col.nullable or (native_nulls and marker_row is None):
+        conds = [] if marker_row is None else [after_marker(spec, marker_row,
+                                                            row_values=row_values)]
         return [(conds, order_by(spec, native_nulls))]
     not_null = ([col.isnot(None)], spec, (key,))
     null = ([col.is_(None)], spec[1:], ())
@@ -397,16 +400,31 @@ def plan(spec, marker_row=None, native_nulls=False):
     for conds, sub_spec, known in parts:
         conds = list(conds)
         if marker_row is not None and not queries:
-            conds.append(after_marker(sub_spec, marker_row, known))
-        queries.append((conds, order_by(sub_spec, non_null=known)))
+            conds.append(after_marker(sub_spec, marker_row, known, row_values))
+        queries.append((conds, order_by(sub_spec, native_nulls, non_null=known)))
     return queries
 
 
-def after_marker(spec, marker_row, non_null=()):
-    """Rows strictly after ``marker_row`` (a mapping of the sort keys)."""
+def after_marker(spec, marker_row, non_null=(), row_values=False):
+    """Rows strictly after ``marker_row`` (a mapping of the sort keys).
+
+    An OR of the per-key cases (``key > k OR key = k AND id > i``), which
+    MariaDB turns into index ranges starting at the marker. ``row_values``
+    (SQLite, PostgreSQL, which cannot): when every part sorts the same way
+    and none is a NULL flag, the row comparison ``(key, id) > (k, i)``
+    instead, which their (key, id) index answers by seeking to the marker.
+    """
+    parts = _components(spec, non_null)
+    if (row_values and len({d for _e, d, _k, _f in parts}) == 1
+            and not any(is_flag for _e, _d, _k, is_flag in parts)):
+        row = sa.tuple_(*[e for e, _d, _k, _f in parts])
+        marker = sa.tuple_(*[sa.literal(marker_row[k], e.type) for e, _d, k, _f in parts])
+        clause = row > marker if parts[0][1] == 'asc' else row < marker
+        # (a, b, id) has no index of its own: bound a as below for (a, id)
+        return clause if len(parts) <= 2 else _leading_bound(spec, marker_row, clause)
     ors = []
     equal = []
-    for expr, direction, key, is_flag in _components(spec, non_null):
+    for expr, direction, key, is_flag in parts:
         value = marker_row[key]
         if is_flag:
             value = 1 if value is None else 0
@@ -416,6 +434,8 @@ def after_marker(spec, marker_row, non_null=()):
             after = None                 # nothing sorts after NULL within NULLs
             same = expr.is_(None)
         else:
+            # a typed bound value: SQLAlchemy refuses `column > False`
+            value = sa.literal(value, expr.type)
             after = expr > value if direction == 'asc' else expr < value
             same = expr == value
         if after is not None:
@@ -424,10 +444,16 @@ def after_marker(spec, marker_row, non_null=()):
     if not ors:
         return sa.false()
     clause = sa.or_(*ors)
-    first_key, first_dir = spec[0]
+    first_key = spec[0][0]
     if not images.c[first_key].nullable or first_key in non_null:
-        # Redundant bound on the leading key: lets the index range scan
-        # start at the marker instead of filtering from the top.
-        col, value = images.c[first_key], marker_row[first_key]
-        clause = sa.and_(col >= value if first_dir == 'asc' else col <= value, clause)
+        clause = _leading_bound(spec, marker_row, clause)
     return clause
+
+
+def _leading_bound(spec, marker_row, clause):
+    """``clause`` and a redundant bound on the (non-NULL) leading key: lets
+    the index range scan start at the marker instead of the top."""
+    first_key, first_dir = spec[0]
+    col = images.c[first_key]
+    value = sa.literal(marker_row[first_key], col.type)
+    return sa.and_(col >= value if first_dir == 'asc' else col <= value, clause)

@@ -86,23 +86,16 @@ images = sa.Table(
     sa.Column('updated_at', Timestamp, nullable=False),
     sa.Column('deleted_at', Timestamp),
     sa.Column('deleted', sa.Boolean, nullable=False),
-    sa.Index('ix_images_created_at_id', 'created_at', 'id'),
-    sa.Index('ix_images_updated_at_id', 'updated_at', 'id'),
-    sa.Index('ix_images_name', 'name'),
-    sa.Index('ix_images_status', 'status'),
-    sa.Index('ix_images_visibility', 'visibility'),
-    sa.Index('ix_images_owner', 'owner'),
-    sa.Index('ix_images_size', 'size'),
-    sa.Index('ix_images_virtual_size', 'virtual_size'),
-    sa.Index('ix_images_checksum', 'checksum'),
-    sa.Index('ix_images_os_hash_value', 'os_hash_value'),
-    sa.Index('ix_images_disk_format', 'disk_format'),
-    sa.Index('ix_images_container_format', 'container_format'),
-    sa.Index('ix_images_min_disk', 'min_disk'),
-    sa.Index('ix_images_min_ram', 'min_ram'),
-    sa.Index('ix_images_os_hidden', 'os_hidden'),
-    sa.Index('ix_images_protected', 'protected'),
-    sa.Index('ix_images_os_hash_algo', 'os_hash_algo'),
+    # every sort key paired with id, the tie-breaker that ends every order:
+    # an index then serves the whole ORDER BY and a marker's (key, id) seek
+    *[sa.Index('ix_images_%s_id' % key, key, 'id') for key in (
+        'created_at', 'updated_at', 'name', 'status', 'owner', 'size',
+        'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'disk_format',
+        'container_format', 'min_disk', 'min_ram', 'os_hidden', 'protected')],
+    # sorted by visibility, others' private and community images are long
+    # runs a project cannot see: owner and deleted let SQLite reject them
+    # from the index without reading the row
+    sa.Index('ix_images_visibility_id', 'visibility', 'id', 'owner', 'deleted'),
 )
 
 properties = sa.Table(

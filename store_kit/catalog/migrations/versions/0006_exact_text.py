@@ -15,15 +15,14 @@ collation; it fails (changing nothing of that table) if rows that differ
 only in case, accent, trailing spaces or emoji now collide in a unique key.
 
 Revision ID: 0006
-Revises: 0004 (0005, sort indexes, is built on another branch: when both are
-merged this revises 0005)
+Revises: 0005
 """
 from alembic import op
 
 from store_kit.catalog.models import binary_collation
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
