@@ -59,9 +59,14 @@ VISIBILITIES = ('private', 'shared', 'public', 'community')
 MEMBER_STATUSES = ('pending', 'accepted', 'rejected')
 LOCATION_STATUSES = ('active', 'pending_delete', 'deleted')
 
-#: Properties values are capped (as in the image API schema) so that the
-#: (name, value) filter index stays within every engine's key size limit.
-PROPERTY_VALUE_MAX = 255
+#: Property values are capped at this many bytes of UTF-8 (so characters
+#: too) so that the (name, value) filter index stays within every engine's
+#: key size limit (PostgreSQL: ~2700 bytes per B-tree entry, beside a name
+#: of up to 1020 bytes); MySQL/MariaDB index a prefix of the value.  An
+#: RSA-8192 ``img_signature`` (1368 base64 characters) fits.
+PROPERTY_VALUE_MAX = 1536
+#: characters of a property value MySQL/MariaDB index (3072 bytes per key)
+PROPERTY_VALUE_INDEXED = 500
 
 
 images = sa.Table(
@@ -109,7 +114,8 @@ properties = sa.Table(
     sa.Column('deleted_at', Timestamp),
     sa.Column('deleted', sa.Boolean, nullable=False),
     sa.UniqueConstraint('image_id', 'name', name='uq_properties_image_id_name'),
-    sa.Index('ix_properties_name_value', 'name', 'value'),
+    sa.Index('ix_properties_name_value', 'name', 'value',
+             mysql_length={'value': PROPERTY_VALUE_INDEXED}),
 )
 
 tags = sa.Table(

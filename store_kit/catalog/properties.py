@@ -212,8 +212,8 @@ class PropertiesTagsMixin:
 
 def property_items(props, what='property'):
     """Checked ``{name: value}``: names are non-empty text of at most 255
-    characters, values None or text of at most PROPERTY_VALUE_MAX characters
-    (numbers and booleans are stored as their text)."""
+    characters, values None or text of at most PROPERTY_VALUE_MAX bytes of
+    UTF-8 (numbers and booleans are stored as their text)."""
     checked = {}
     for name, value in props.items():
         name = checks.text('%s name' % what, name, max_length=255, empty=False)
@@ -221,8 +221,15 @@ def property_items(props, what='property'):
         if isinstance(value, (bool, float)) or (
                 isinstance(value, int) and value.bit_length() <= 64):
             value = str(value)
-        checked[name] = checks.text(field, value, max_length=models.PROPERTY_VALUE_MAX,
-                                    nullable=True)
+        value = checks.text(field, value, max_length=models.PROPERTY_VALUE_MAX,
+                            nullable=True)
+        if value is not None and len(value) * 4 > models.PROPERTY_VALUE_MAX:
+            size = len(value.encode('utf-8'))
+            if size > models.PROPERTY_VALUE_MAX:
+                raise exceptions.Invalid('%s is longer than %d bytes of UTF-8 (%d): %s'
+                                         % (field, models.PROPERTY_VALUE_MAX, size,
+                                            checks.shown(value)))
+        checked[name] = value
     return checked
 
 

@@ -36,7 +36,7 @@ glance's quirks, and what is done with them:
   writes); locations no store_kit store owns (rbd, swift ...) keep their
   metadata and are counted per scheme as unresolved.
 
-Values the catalog cannot hold (a property value over 255 characters, an
+Values the catalog cannot hold (a property value over 1536 bytes, an
 unknown status or visibility, a bad checksum ...) refuse their image with
 the reason; nothing is silently changed.
 """

@@ -149,3 +149,42 @@ def test_0004_makes_identifiers_exact_keeping_rows_and_foreign_keys(empty_url):
             assert set(_identifier_collations(db.engine).values()) == {None}
     finally:
         db.dispose()
+
+
+def test_0007_lengthens_property_values_keeping_rows(empty_url):
+    """0006 -> 0007 keeps the properties (and their unique key); the
+    downgrade refuses, changing nothing, while a value is too long for 0006
+    (SQLite, which does not enforce lengths, keeps it)."""
+    from alembic import command
+    from store_kit.context import RequestContext
+    owner = RequestContext('alice')
+    db = Catalog(empty_url)
+    try:
+        with db.engine.begin() as conn:
+            command.upgrade(schema.alembic_config(conn), '0006')
+        image = db.image_create(owner, {'name': 'i', 'properties': {'short': 'v' * 255}})
+        db.create_schema()
+        db.image_update(owner, image['id'], {'properties': {'long': 'w' * 1536}})
+        assert db.image_get(owner, image['id'])['properties'] == {
+            'short': 'v' * 255, 'long': 'w' * 1536}
+        with pytest.raises(sa.exc.IntegrityError):
+            with db.engine.begin() as conn:
+                conn.execute(models.properties.insert().values(
+                    image_id=image['id'], name='short', value='again', deleted=False,
+                    created_at=datetime.datetime(2024, 1, 1),
+                    updated_at=datetime.datetime(2024, 1, 1)))
+        if db.dialect == 'sqlite':
+            return
+        with pytest.raises(sa.exc.DBAPIError):
+            with db.engine.begin() as conn:
+                command.downgrade(schema.alembic_config(conn), '0006')
+        assert db.schema_version() == schema.head_revision()
+        db.image_update(owner, image['id'], {'properties': {'long': None}},
+                        purge_props=False)
+        db.image_update(owner, image['id'], {'properties': {'short': 'v' * 255}},
+                        purge_props=True)
+        with db.engine.begin() as conn:
+            command.downgrade(schema.alembic_config(conn), '0006')
+        assert db.image_get(owner, image['id'])['properties'] == {'short': 'v' * 255}
+    finally:
+        db.dispose()

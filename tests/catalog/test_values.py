@@ -109,3 +109,29 @@ def test_a_failed_delete_records_any_error_text(db, image):
     assert claimed['id'] == loc['id']
     assert db.fail_pending_delete(loc['id'], 'worker',
                                   OSError('gone \ud800\x00 http://u:pa55word@h/x'))
+
+
+def test_the_longest_property_values_are_stored_and_filtered_on_every_engine(db, image):
+    """The (name, value) index takes a 255-emoji name (1020 bytes) beside a
+    1536-byte value on every engine; a signed image's img_signature fits."""
+    name = '\U0001f4a5' * 255
+    value = '\U0001f600' * 383 + 'abcd'                # 1536 bytes of UTF-8
+    signature = 'QUJD' * 171                           # RSA-4096: 684 characters
+    db.image_update(OWNER, image['id'], {'properties': {
+        name: value, 'img_signature': signature, 'plain': 'x' * 1536}})
+    got = db.image_get(OWNER, image['id'])['properties']
+    assert got == {name: value, 'img_signature': signature, 'plain': 'x' * 1536}
+    for pair in ({name: value}, {'img_signature': signature}, {'plain': 'x' * 1536}):
+        listed = db.image_get_all(OWNER, filters={'properties': pair})
+        assert [i['id'] for i in listed] == [image['id']]
+    # the first 500 characters are all MySQL/MariaDB index: the rest still counts
+    assert db.image_get_all(OWNER, filters={'properties': {'plain': 'x' * 1535 + 'y'}}) == []
+
+
+@pytest.mark.parametrize('value, size', [('x' * 1537, 1537), ('\U0001f600' * 385, 1540),
+                                         ('é' * 769, 1538)])
+def test_a_property_value_over_1536_bytes_is_refused(db, image, value, size):
+    message = refused('longer than', lambda: db.image_update(
+        OWNER, image['id'], {'properties': {'p': value}}))
+    assert 'property' in message and '1536' in message
+    assert db.image_get(OWNER, image['id'])['properties'] == {}

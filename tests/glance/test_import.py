@@ -339,7 +339,7 @@ def test_meta_data_text_and_stores(gdb, registry, db):
 def test_rows_the_catalog_cannot_hold_refuse_their_image(gdb, registry, db):
     """Reported with the reason, never altered; the other images come over."""
     bad = {
-        'long-prop': ('property', 'value', 'v' * 256),
+        'long-prop': ('property', 'value', 'v' * 1537),
         'bad-meta': ('location', 'meta', 'not json'),
         'list-meta': ('location', 'meta', '[1, 2]'),
         'visibility': ('image', 'visibility', 'hidden'),
@@ -377,7 +377,7 @@ def test_rows_the_catalog_cannot_hold_refuse_their_image(gdb, registry, db):
     assert set(reasons) == set(bad)
     for image_id, (what, key, value) in bad.items():
         assert reasons[image_id].startswith('image %s: ' % image_id)
-    assert "'vvvvv" in reasons['long-prop'] and '255' in reasons['long-prop']
+    assert "'vvvvv" in reasons['long-prop'] and '1536' in reasons['long-prop']
     assert 'meta_data is not a JSON object' in reasons['bad-meta']
     assert "'hidden'" in reasons.get('visibility', "'hidden'") and "'bogus'" in reasons['status']
     assert '-1' in reasons['min-disk'] and 'NUL' in reasons.get('nul-name', 'NUL')
@@ -624,14 +624,18 @@ def test_command_creates_the_schema_of_an_empty_target(gdb, conf, tmp_path):
 
 
 def test_command_exits_1_when_an_image_is_refused(gdb, db, conf):
+    signature = 'QUJD' * 171                    # a signed image: RSA-4096, 684 characters
     fill(gdb.url, images=[image('ok'), image('bad')],
-         image_properties=[child('bad', 1, name='p', value='v' * 300)])
+         image_properties=[child('bad', 1, name='p', value='v' * 1600),
+                           child('ok', 2, name='img_signature', value=signature)])
     code, out, err = sk(conf, '--to', db.url)
     assert code == 1
     assert 'imported 1 images, skipped 0, refused 1' in out
     assert 'refused images (id: reason):' in out
-    assert "  bad: image bad: property 'p' value is longer than 255 characters" in out
+    assert "  bad: image bad: property 'p' value is longer than 1536 characters" in out
     assert [r['id'] for r in rows_of(db, 'images')] == ['ok']
+    assert [(r['name'], r['value']) for r in rows_of(db, 'properties')] == [
+        ('img_signature', signature)]
 
 
 def test_command_refuses_an_old_glance_schema(gdb, db, conf):
