@@ -40,7 +40,7 @@ def test_create_with_explicit_id_twice_is_duplicate(db, p1):
     ({'visibility': 'everyone'}, 'everyone'),
     ({'size': -1}, 'size'),
     ({'protected': 'yes'}, 'protected'),
-    ({'properties': {'k': 'x' * 300}}, "'k'"),
+    ({'properties': {'k': 'x' * 1537}}, "'k'"),
     ({'disk_format': 'q' * 21}, 'disk_format'),
     ({'name': 42}, 'name'),
 ])
