@@ -38,3 +38,11 @@ def db(migrated):
     migrated.resolver = None
     yield migrated
     migrated.resolver = None
+
+
+@pytest.fixture
+def empty_url(engine_name, tmp_path):
+    """A new empty database (no schema) on each engine, dropped afterwards."""
+    url = databases.create_database(engine_name, tmp_path)
+    yield url
+    databases.drop_database(engine_name, url)

@@ -8,14 +8,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from store_kit.catalog import Catalog, models, schema
-from tests.catalog import databases
-
-
-@pytest.fixture
-def empty_url(engine_name, tmp_path):
-    url = databases.create_database(engine_name, tmp_path)
-    yield url
-    databases.drop_database(engine_name, url)
 
 
 def test_empty_database_migrates_to_head_matching_models(empty_url):

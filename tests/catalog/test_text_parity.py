@@ -8,7 +8,6 @@ from alembic import command
 from store_kit import exceptions
 from store_kit.catalog import Catalog, schema
 from store_kit.context import RequestContext
-from tests.catalog import databases
 
 OWNER = RequestContext('alice')
 BANG, GRIN = '\U0001f4a5', '\U0001f600'
@@ -80,13 +79,6 @@ def test_32_bit_columns_refuse_bigger_values_on_create_and_update(db, column):
     with pytest.raises(exceptions.InvalidFilterRange, match=column):
         db.image_get_all(OWNER, filters={column + '_min': 2 ** 31 + 42})
     assert db.image_get(OWNER, image['id'])[column] == 2 ** 31 - 1
-
-
-@pytest.fixture
-def empty_url(engine_name, tmp_path):
-    url = databases.create_database(engine_name, tmp_path)
-    yield url
-    databases.drop_database(engine_name, url)
 
 
 def test_0006_makes_text_exact_keeping_rows(empty_url):
