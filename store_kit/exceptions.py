@@ -127,6 +127,22 @@ class ImageInUse(Conflict):
     """Other images depend on this image."""
 
 
+class InvalidSortKey(Invalid):
+    """A sort key the catalog cannot sort by."""
+
+
+class InvalidSortDir(Invalid):
+    """A sort direction other than asc or desc, or one per key that does not match."""
+
+
+class InvalidFilterRange(Invalid):
+    """A range filter bound that is not an integer, out of range, or min above max."""
+
+
+class InvalidFilterOperator(Invalid):
+    """A filter operator that is unknown or not accepted by that filter."""
+
+
 class DependencyCycle(Invalid):
     """The dependency would create a cycle."""
 

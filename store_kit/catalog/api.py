@@ -23,6 +23,7 @@ from store_kit.catalog.locations import LocationsMixin, location_entries
 from store_kit.catalog.members import MembersMixin
 from store_kit.catalog.properties import PropertiesTagsMixin, property_items, tag_values
 from store_kit.catalog.repair import RepairMixin
+from store_kit.catalog.usage import UsageMixin
 from store_kit.catalog.rows import (check_keys, choice, for_caller, image_values,
                                     location_dict, utcnow)
 
@@ -36,7 +37,7 @@ CHILDREN = ('properties', 'tags', 'locations')
 
 
 class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMixin,
-              BulkMixin, LeasesMixin, RepairMixin, CopiesMixin, ImportsMixin):
+              BulkMixin, LeasesMixin, RepairMixin, CopiesMixin, ImportsMixin, UsageMixin):
     """The image catalog on one database.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://``,
@@ -278,11 +279,15 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
             return image
         return self._run(fn, write=True, what='image %s' % row['id'])
 
-    def image_update(self, ctx, image_id, values, purge_props=False, from_state=None):
+    def image_update(self, ctx, image_id, values, purge_props=False, from_state=None,
+                     atomic_props=None):
         """Change an image and its children in one transaction.
 
         ``from_state`` makes it a compare-and-set on status (Conflict if the
         image is in another status). ``purge_props`` drops properties not given.
+        Properties named in ``atomic_props`` are left as they are, neither
+        set nor purged (as glance: they change only through
+        :meth:`image_set_property_atomic` and :meth:`image_delete_property_atomic`).
         """
         checks.caller(ctx)
         image_id = checks.image_id(image_id)
@@ -294,6 +299,8 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
         cols = image_values(values, create=False)
         if from_state is not None:
             choice('image status', from_state, models.IMAGE_STATUSES)
+        atomic = frozenset(checks.text('atomic property name', name) for name in
+                           checks.sequence('atomic_props', atomic_props or ()))
 
         def fn(conn):
             image = self._image_row(conn, ctx, image_id, for_update=True, live=True)
@@ -307,15 +314,16 @@ class Catalog(PropertiesTagsMixin, MembersMixin, LocationsMixin, DependenciesMix
             now = utcnow()
             conn.execute(images.update().where(images.c.id == image['id'])
                          .values({'updated_at': now, **cols}))
-            self._write_children(conn, ctx, image['id'], children, purge_props, now)
+            self._write_children(conn, ctx, image['id'], children, purge_props, now,
+                                 atomic)
             return self._shown(conn, ctx, image['id'])
         return self._run(fn, write=True, what='image %s' % (image_id,))
 
-    def _write_children(self, conn, ctx, image_id, children, purge_props, now):
+    def _write_children(self, conn, ctx, image_id, children, purge_props, now, atomic=()):
         """Write the children checked by :func:`_children`."""
         if 'properties' in children or purge_props:
             self._set_properties(conn, image_id, children.get('properties', {}),
-                                 purge_props, now)
+                                 purge_props, now, atomic)
         if 'tags' in children:
             self._set_tags(conn, image_id, children['tags'], now)
         if 'locations' in children:

@@ -23,8 +23,14 @@ BOOL_COLUMNS = ('os_hidden', 'protected')
 NUMERIC_COLUMNS = ('size', 'virtual_size', 'min_disk', 'min_ram')
 TIME_COLUMNS = ('created_at', 'updated_at')
 SORT_KEYS = EQ_COLUMNS + BOOL_COLUMNS + NUMERIC_COLUMNS + TIME_COLUMNS
+#: operators of the time filters, and of the equality filters (as glance's API)
 TIME_OPERATORS = {'gt': '__gt__', 'gte': '__ge__', 'lt': '__lt__',
                   'lte': '__le__', 'eq': '__eq__', 'neq': '__ne__'}
+EQ_OPERATORS = ('eq', 'in')
+OPERATORS = tuple(TIME_OPERATORS) + ('in',)
+#: columns of the *_min / *_max filters, with the bounds of their column type
+RANGE_COLUMNS = {'size': checks.BIGINT, 'virtual_size': checks.BIGINT,
+                 'min_disk': checks.INTEGER, 'min_ram': checks.INTEGER}
 #: filters handled by the caller of :func:`filter_clauses`
 SPECIAL = ('deleted', 'changes-since', 'properties', 'tags')
 
@@ -56,8 +62,8 @@ def parse_time(name, value):
     return checks.timestamp('filter %s' % name, ts)
 
 
-def parse_int(field, value, low=checks.BIGINT[0]):
-    """An integer (or its decimal string) from ``low`` to BIGINT's maximum."""
+def parse_int(field, value, low=checks.BIGINT[0], high=checks.BIGINT[1]):
+    """An integer (or its decimal string) within ``[low, high]``."""
     if isinstance(value, str) and len(value) <= 40:
         try:
             value = int(value)
@@ -65,28 +71,108 @@ def parse_int(field, value, low=checks.BIGINT[0]):
             pass
     if isinstance(value, bool) or not isinstance(value, int):
         raise exceptions.Invalid('%s: %s is not an integer' % (field, checks.shown(value)))
-    return checks.integer(field, value, low, checks.BIGINT[1])
+    return checks.integer(field, value, low, high)
 
 
-def _in_list(value):
-    if isinstance(value, str) and value.startswith('in:'):
-        return [v.strip() for v in value[3:].split(',') if v.strip()]
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return list(value)
-    return None
+def _looks_like_time(text):
+    """True if ``text`` as a whole is an ISO 8601 time (it has colons of its own)."""
+    try:
+        datetime.datetime.fromisoformat(text.strip().replace('Z', '+00:00'))
+    except ValueError:
+        return False
+    return True
+
+
+def split_operator(name, value, accepted):
+    """``(operator, operand)`` of a filter string ``'op:operand'``.
+
+    No colon means ``eq``. As in glance's API, a value that is an ISO 8601
+    time as a whole is an ``eq`` operand; any other ``word:`` prefix must be
+    an operator ``accepted`` by this filter (InvalidFilterOperator naming the
+    filter and the value otherwise: write ``eq:a:b`` for the value ``a:b``).
+    """
+    head, sep, rest = value.partition(':')
+    if not sep:
+        return 'eq', value
+    if head in accepted:
+        return head, rest
+    if _looks_like_time(value):
+        return 'eq', value
+    if head in OPERATORS:
+        what = 'operator %s (in %s) is not accepted' % (checks.shown(head), checks.shown(value))
+    else:
+        what = 'unknown operator %s in %s' % (checks.shown(head), checks.shown(value))
+    raise exceptions.InvalidFilterOperator(
+        'filter %s: %s (use %s; eq:VALUE for a value with a colon)'
+        % (name, what, ', '.join(o + ':' for o in accepted)))
+
+
+def split_list(name, text):
+    """The values of an ``in:`` list: comma-separated, each optionally in
+    double quotes (then it may hold commas); a backslash takes the next
+    character as it is. A quote must open a value and close it; a trailing
+    comma is ignored; an empty list is refused (Invalid naming the filter)."""
+    found, chars, quoted, closed, i = [], [], False, False, 0
+
+    def bad(why):
+        return exceptions.Invalid('filter %s: malformed in: list %s (%s)'
+                                  % (name, checks.shown('in:' + text), why))
+    while i < len(text):
+        c = text[i]
+        if c == '\\':
+            if i + 1 == len(text):
+                raise bad('a backslash ends it')
+            if closed:
+                raise bad('no comma after a closing quotation mark')
+            chars.append(text[i + 1])
+            i += 2
+            continue
+        if quoted:
+            if c == '"':
+                quoted, closed = False, True
+            else:
+                chars.append(c)
+        elif c == ',':
+            found.append(''.join(chars))
+            chars, closed = [], False
+        elif c == '"':
+            if chars or closed:
+                raise bad('no comma before an opening quotation mark')
+            quoted = True
+        elif closed:
+            raise bad('no comma after a closing quotation mark')
+        else:
+            chars.append(c)
+        i += 1
+    if quoted:
+        raise bad('a quotation mark is not closed')
+    if chars or closed or (text and not text.endswith(',')):
+        found.append(''.join(chars))
+    if not found:
+        raise exceptions.Invalid('filter %s: in: needs at least one value' % (name,))
+    return found
 
 
 def _text(name, value):
     return checks.text('filter %s' % name, value)
 
 
+def _checksum(name, value):
+    return checks.checksum('filter %s' % name, value)
+
+
 def _column_filter(name, value, parse):
+    """Equality or IN: a list is taken as the values; a string may be
+    ``eq:VALUE`` or ``in:A,"B,C"`` (see :func:`split_operator`)."""
     col = images.c[name]
-    many = _in_list(value)
-    if many is not None:
-        return col.in_([parse(name, v) for v in many])
     if value is None:
         return col.is_(None)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return col.in_([parse(name, v) for v in value])
+    if isinstance(value, str):
+        op, value = split_operator(name, value, EQ_OPERATORS)
+        if op == 'in':
+            return col.in_([parse(name, v) for v in split_list(name, value)])
     return col == parse(name, value)
 
 
@@ -94,18 +180,39 @@ def _time_filter(name, value):
     col = images.c[name]
     clauses = []
     for item in value if isinstance(value, (list, tuple)) else [value]:
-        op, text = 'eq', item
+        op = 'eq'
         if isinstance(item, str):
-            head, sep, rest = item.partition(':')
-            if sep and head.isalpha():
-                if head not in TIME_OPERATORS:
-                    raise exceptions.Invalid('filter %s: unknown operator %s (use %s)'
-                                             % (name, checks.shown(head),
-                                                '/'.join(TIME_OPERATORS)))
-                op, text = head, rest
-        ts = parse_time(name, text)
-        clauses.append(getattr(col, TIME_OPERATORS[op])(ts))
+            op, item = split_operator(name, item, tuple(TIME_OPERATORS))
+        clauses.append(getattr(col, TIME_OPERATORS[op])(parse_time(name, item)))
     return sa.and_(*clauses)
+
+
+def _range_bound(name, value):
+    """The integer bound of a ``*_min``/``*_max`` filter, within its column's range."""
+    low, high = RANGE_COLUMNS[name[:-4]]
+    try:
+        return parse_int('filter %s' % name, value, low, high)
+    except exceptions.Invalid as err:
+        raise exceptions.InvalidFilterRange(str(err)) from None
+
+
+def _range_clauses(filters):
+    """Clauses of the range filters; InvalidFilterRange if a min is above its max."""
+    bounds = {name: _range_bound(name, value) for name, value in filters.items()
+              if isinstance(name, str) and name.endswith(('_min', '_max'))
+              and name[:-4] in RANGE_COLUMNS}
+    clauses = []
+    for name, bound in bounds.items():
+        col = images.c[name[:-4]]
+        if name.endswith('_min'):
+            high = bounds.get(name[:-4] + '_max')
+            if high is not None and bound > high:
+                raise exceptions.InvalidFilterRange(
+                    'filter %s %d is above %s_max %d' % (name, bound, name[:-4], high))
+            clauses.append(col >= bound)
+        else:
+            clauses.append(col <= bound)
+    return clauses
 
 
 #: A property or tag filter matching at least this many images is "dense".
@@ -180,22 +287,23 @@ def filter_clauses(filters, per_row=False):
     for name, value in (filters or {}).items():
         if not isinstance(name, str):
             raise exceptions.Invalid('unknown filter %s' % (checks.shown(name),))
-        if name in EQ_COLUMNS:
+        if name == 'checksum':
+            clauses.append(_column_filter(name, value, _checksum))
+        elif name in EQ_COLUMNS:
             clauses.append(_column_filter(name, value, _text))
         elif name in BOOL_COLUMNS:
             clauses.append(_column_filter(name, value, parse_bool))
         elif name in TIME_COLUMNS:
             clauses.append(_time_filter(name, value))
-        elif name.endswith(('_min', '_max')) and name[:-4] in NUMERIC_COLUMNS:
-            col = images.c[name[:-4]]
-            bound = parse_int('filter %s' % name, value)
-            clauses.append(col >= bound if name.endswith('_min') else col <= bound)
+        elif name.endswith(('_min', '_max')) and name[:-4] in RANGE_COLUMNS:
+            continue                    # _range_clauses
         elif name == 'changes-since':
             clauses.append(images.c.updated_at >= parse_time(name, value))
         elif name in ('properties', 'tags', 'deleted'):
             continue
         else:
             raise exceptions.Invalid('unknown filter %s' % (checks.shown(name),))
+    clauses += _range_clauses(filters or {})
     for table, eq in child_filters(filters):
         clauses.append(_child_exists(table, per_row, **eq))
     return clauses
@@ -215,38 +323,37 @@ def deleted_clause(filters):
 
 def sort_spec(sort_key=None, sort_dir=None):
     """Normalise sort keys and directions; ``id`` ends every order."""
-    keys = _names('sort_key', sort_key) or ['created_at']
-    dirs = _names('sort_dir', sort_dir)
+    keys = _names('sort_key', sort_key, exceptions.InvalidSortKey) or ['created_at']
+    dirs = _names('sort_dir', sort_dir, exceptions.InvalidSortDir)
     for key in keys:
         if key not in SORT_KEYS:
-            raise exceptions.Invalid('unknown sort key %s (known: %s)'
-                                     % (checks.shown(key), ', '.join(SORT_KEYS)))
+            raise exceptions.InvalidSortKey(
+                'unknown sort key %s (known: %s)' % (checks.shown(key), ', '.join(SORT_KEYS)))
     if not dirs:
         dirs = ['desc'] * len(keys)
     elif len(dirs) == 1:
         dirs = dirs * len(keys)
     elif len(dirs) != len(keys):
-        raise exceptions.Invalid('sort_dir %s does not match sort_key %s'
-                                 % (', '.join(dirs), ', '.join(keys)))
+        raise exceptions.InvalidSortDir(
+            'sort_dir %s does not match sort_key %s' % (', '.join(dirs), ', '.join(keys)))
     for d in dirs:
         if d not in ('asc', 'desc'):
-            raise exceptions.Invalid('unknown sort direction %s (asc or desc)'
-                                     % (checks.shown(d),))
+            raise exceptions.InvalidSortDir(
+                'unknown sort direction %s (asc or desc)' % (checks.shown(d),))
     spec = list(zip(keys, dirs))
     if 'id' not in keys:
         spec.append(('id', dirs[0]))
     return spec
 
 
-def _names(what, value):
+def _names(what, value, error):
     """A sort_key/sort_dir argument (None, one name or a list) as a list."""
     if value is None:
         return []
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise exceptions.Invalid('%s must be a name or a list of names, not %s'
-                                 % (what, checks.shown(value)))
+        raise error('%s must be a name or a list of names, not %s' % (what, checks.shown(value)))
     return list(value)
 
 

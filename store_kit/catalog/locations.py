@@ -300,27 +300,6 @@ class LocationsMixin:
         return self._run(fn, write=True,
                          what='location %s of image %s' % (location_id, image_id))
 
-    def user_get_storage_usage(self, ctx, owner, image_id=None):
-        """Bytes used by ``owner``: image size per active or pending_delete location.
-
-        ``image_id`` excludes that image (as in the seed API, for quota checks).
-        """
-        checks.caller(ctx)
-        owner = checks.text('owner', owner)
-        if image_id is not None:
-            image_id = checks.image_id(image_id)
-        if not ctx.is_admin and ctx.owner != owner:
-            raise exceptions.Forbidden('project %s may not read the usage of %s'
-                                       % (ctx.owner, owner))
-        query = sa.select(sa.func.coalesce(sa.func.sum(images.c.size), 0)).select_from(
-            locations.join(images, images.c.id == locations.c.image_id)).where(
-            images.c.owner == owner,
-            locations.c.status.in_(('active', 'pending_delete')))
-        if image_id is not None:
-            query = query.where(images.c.id != image_id)
-        return self._run(lambda conn: int(conn.execute(query).scalar()),
-                         what='storage usage of %s' % (owner,))
-
     # -- who references what (for deletes and checks) ----------------------
 
     def location_references(self, url_keys, exclude_ids=()):

@@ -18,11 +18,16 @@ tags = models.tags
 class PropertiesTagsMixin:
     """Property and tag methods of the Catalog."""
 
-    def _set_properties(self, conn, image_id, props, purge, now):
-        """Merge ``props`` (checked by :func:`property_items`) into the image's."""
-        existing = {r.name: r for r in conn.execute(
-            sa.select(properties.c.id, properties.c.name, properties.c.value,
-                      properties.c.deleted).where(properties.c.image_id == image_id))}
+    def _set_properties(self, conn, image_id, props, purge, now, atomic=()):
+        """Merge ``props`` (checked by :func:`property_items`) into the image's.
+
+        Properties named in ``atomic`` are left alone: neither set nor purged.
+        """
+        rows = conn.execute(sa.select(properties.c.id, properties.c.name, properties.c.value,
+                                      properties.c.deleted)
+                            .where(properties.c.image_id == image_id))
+        existing = {r.name: r for r in rows if r.name not in atomic}
+        props = {k: v for k, v in props.items() if k not in atomic}
         inserts, changes = [], []
         for name, value in props.items():
             old = existing.get(name)
@@ -78,20 +83,78 @@ class PropertiesTagsMixin:
         return self._run(fn, write=True, what='property %s of image %s' % (name, image_id))
 
     def image_property_delete(self, ctx, prop_ref, image_ref):
-        """Remove property ``prop_ref`` (its name) from image ``image_ref``."""
+        """Remove property ``prop_ref`` (its name) from image ``image_ref``;
+        returns the removed row, marked ``deleted`` at the time of removal."""
         checks.caller(ctx)
         image_ref = checks.image_id(image_ref)
         prop_ref = checks.text('property name', prop_ref)
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_ref)
-            done = conn.execute(properties.delete().where(
+            row = conn.execute(sa.select(properties).where(
                 properties.c.image_id == image['id'], properties.c.name == prop_ref,
-                properties.c.deleted == sa.false())).rowcount
-            if not done:
+                properties.c.deleted == sa.false()).with_for_update()).mappings().first()
+            # exact, whatever the engine's collation
+            if row is None or row['name'] != prop_ref:
                 raise exceptions.NotFound('image %s has no property %s'
                                           % (image_ref, checks.shown(prop_ref)))
+            conn.execute(properties.delete().where(properties.c.id == row['id']))
+            return dict(row, deleted=True, deleted_at=utcnow())
         return self._run(fn, write=True, what='property %s of image %s' % (prop_ref, image_ref))
+
+    def image_set_property_atomic(self, ctx, image_id, name, value):
+        """Create property ``name`` = ``value`` only if the image has no such
+        live property (a soft-deleted one is revived); else Duplicate.
+
+        Of any number of concurrent callers exactly one succeeds: glance's
+        import uses this as its lock. The image row is locked first (as by
+        every property write) and the unique (image_id, name) key backs it.
+        """
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        [(name, value)] = property_items({name: value}).items()
+
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_id)
+            row = conn.execute(sa.select(properties.c.id, properties.c.deleted).where(
+                properties.c.image_id == image['id'], properties.c.name == name)
+                .with_for_update()).first()
+            now = utcnow()
+            if row is None:
+                conn.execute(properties.insert().values(
+                    image_id=image['id'], name=name, value=value, created_at=now,
+                    updated_at=now, deleted=False))
+                return
+            revived = row.deleted and conn.execute(properties.update().where(
+                properties.c.id == row.id, properties.c.deleted == sa.true())
+                .values(value=value, deleted=False, deleted_at=None,
+                        updated_at=now)).rowcount == 1
+            if not revived:
+                raise exceptions.Duplicate('image %s already has property %s'
+                                           % (image_id, checks.shown(name)))
+        return self._run(fn, write=True, what='property %s of image %s'
+                         % (checks.shown(name), image_id))
+
+    def image_delete_property_atomic(self, ctx, image_id, name, value):
+        """Delete property ``name`` only if its value is exactly ``value``;
+        else NotFound. Of concurrent callers exactly one succeeds."""
+        checks.caller(ctx)
+        image_id = checks.image_id(image_id)
+        [(name, value)] = property_items({name: value}).items()
+
+        def fn(conn):
+            image = self._mutable_image(conn, ctx, image_id)
+            row = conn.execute(sa.select(properties.c.id, properties.c.name,
+                                         properties.c.value).where(
+                properties.c.image_id == image['id'], properties.c.name == name,
+                properties.c.deleted == sa.false()).with_for_update()).first()
+            # compared here: exact whatever the engine's collation
+            if row is None or row.name != name or row.value != value:
+                raise exceptions.NotFound('image %s has no property %s with value %s'
+                                          % (image_id, checks.shown(name), checks.shown(value)))
+            conn.execute(properties.delete().where(properties.c.id == row.id))
+        return self._run(fn, write=True, what='property %s of image %s'
+                         % (checks.shown(name), image_id))
 
     def image_tag_set_all(self, ctx, image_id, tags):
         """Replace the image's tags with ``tags``."""

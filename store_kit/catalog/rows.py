@@ -58,6 +58,8 @@ def image_values(given, create):
             value = values.timestamp(field, value)
         elif key == 'id':
             value = values.text(field, value, max_length=36, empty=False)
+        elif key == 'checksum':
+            value = values.checksum(field, value, nullable=True)
         else:
             col = models.images.c[key]
             value = values.text(field, value, max_length=col.type.length, nullable=True)

@@ -23,6 +23,7 @@ URL_MAX = 16383
 #: Bounds of durations given in seconds (leases, retries, ages: about 31 years).
 SECONDS_MAX = 10 ** 9
 _SHOWN_MAX = 60
+_HEX = frozenset('0123456789abcdefABCDEF')
 
 
 def shown(value, secret=False):
@@ -81,6 +82,18 @@ def number(field, value, low, high):
         raise exceptions.Invalid('%s must be a number from %s to %s, not %s'
                                  % (field, low, high, shown(value)))
     return value
+
+
+def checksum(field, value, nullable=False):
+    """An MD5 hex digest: 32 hex digits in either case, returned in lower case
+    (so equality is the same on every engine, whatever its collation)."""
+    value = text(field, value, nullable=nullable)
+    if value is None:
+        return None
+    if len(value) != 32 or any(c not in _HEX for c in value):
+        raise exceptions.Invalid('%s %s is not 32 hex digits (an MD5 digest)'
+                                 % (field, shown(value)))
+    return value.lower()
 
 
 def image_id(value, field='image id'):
