@@ -14,30 +14,34 @@ from glance.common import exception as glance_exc
 from store_kit import exceptions
 from store_kit.context import RequestContext
 
-#: store_kit exception class name -> glance exception class; the most
-#: specific class of a raised error's MRO that is listed here wins
+#: store_kit exception class -> glance exception class of the same meaning;
+#: the first class of a raised error's MRO found here wins
 EXCEPTIONS = {
-    'StoreKitError': glance_exc.GlanceException,
-    'NotFound': glance_exc.NotFound,
-    'ImageNotFound': glance_exc.ImageNotFound,
-    'Duplicate': glance_exc.Duplicate,
-    'Forbidden': glance_exc.Forbidden,
-    'ImageProtected': glance_exc.ProtectedImageDelete,
-    'Invalid': glance_exc.Invalid,
-    'InvalidSortKey': glance_exc.InvalidSortKey,
-    'InvalidSortDir': glance_exc.InvalidSortDir,
-    'InvalidFilterRangeValue': glance_exc.InvalidFilterRangeValue,
-    'InvalidFilterOperatorValue': glance_exc.InvalidFilterOperatorValue,
-    'InvalidParameterValue': glance_exc.InvalidParameterValue,
-    'Conflict': glance_exc.Conflict,
+    exceptions.StoreKitError: glance_exc.GlanceException,
+    exceptions.NotFound: glance_exc.NotFound,
+    exceptions.ImageNotFound: glance_exc.ImageNotFound,
+    exceptions.Duplicate: glance_exc.Duplicate,
+    exceptions.Forbidden: glance_exc.Forbidden,
+    exceptions.ImageProtected: glance_exc.ProtectedImageDelete,
+    exceptions.Invalid: glance_exc.Invalid,
+    exceptions.InvalidSortKey: glance_exc.InvalidSortKey,
+    exceptions.InvalidSortDir: glance_exc.InvalidSortDir,
+    exceptions.InvalidFilterRange: glance_exc.InvalidFilterRangeValue,
+    exceptions.InvalidFilterOperator: glance_exc.InvalidFilterOperatorValue,
+    exceptions.Conflict: glance_exc.Conflict,
 }
+
+#: who makes the calls glance makes without a context (the atomic property
+#: functions: glance authorised its caller before; the catalog's caller
+#: whose rights were checked elsewhere is an admin)
+TRUSTED = RequestContext(is_admin=True)
 
 
 def glance_error(err):
     """The glance exception for store_kit error ``err`` (same message)."""
     for cls in type(err).__mro__:
-        if cls.__name__ in EXCEPTIONS:
-            return EXCEPTIONS[cls.__name__](str(err))
+        if cls in EXCEPTIONS:
+            return EXCEPTIONS[cls](str(err))
     return err
 
 
@@ -129,10 +133,9 @@ class GlanceDBAPI:
     @translated
     def image_update(self, ctx, image_id, values, purge_props=False, from_state=None,
                      v1_mode=False, atomic_props=None):
-        kwargs = {} if atomic_props is None else {'atomic_props': atomic_props}
         return image_row(self.catalog.image_update(
             context(ctx), image_id, image_values(values), purge_props=purge_props,
-            from_state=from_state, **kwargs))
+            from_state=from_state, atomic_props=atomic_props))
 
     @translated
     def image_destroy(self, ctx, image_id):
@@ -169,11 +172,11 @@ class GlanceDBAPI:
 
     @translated
     def image_set_property_atomic(self, image_id, name, value):
-        self.catalog.image_set_property_atomic(image_id, name, value)
+        self.catalog.image_set_property_atomic(TRUSTED, image_id, name, value)
 
     @translated
     def image_delete_property_atomic(self, image_id, name, value):
-        self.catalog.image_delete_property_atomic(image_id, name, value)
+        self.catalog.image_delete_property_atomic(TRUSTED, image_id, name, value)
 
     # -- properties and tags ---------------------------------------------
 
