@@ -7,10 +7,14 @@ glance wires them to its sqlalchemy API (``test_sqlalchemy.py``), with
 reasons: ``expected.py`` and doc/catalog.md.
 """
 
+import functools
+import types
 from unittest import mock
 
 import pytest
 
+from glance.api import policy as glance_policy
+from glance import context as glance_context
 from glance.tests.functional.db import test_sqlalchemy as glance_sqlalchemy
 
 from tests.catalog import databases
@@ -29,11 +33,17 @@ class CatalogUnderTest:
 
     def setUp(self):
         api = adapter.GlanceDBAPI(self.catalog)
+        enforcer = _shared_enforcer()
         # glance's setUp calls db_tests.load(get_db, reset_db) with its
         # module's functions: these are looked up when it runs
-        for name, fn in (('get_db', lambda config: api), ('reset_db', lambda db: reset(
-                db.catalog))):
-            patcher = mock.patch.object(glance_sqlalchemy, name, fn)
+        patches = [(glance_sqlalchemy, 'get_db', lambda config: api),
+                   (glance_sqlalchemy, 'reset_db', lambda db: reset(db.catalog)),
+                   # every glance RequestContext builds a policy Enforcer
+                   # (10 ms each, most of a test's time); one serves all
+                   (glance_context, 'policy', types.SimpleNamespace(
+                       Enforcer=lambda: enforcer))]
+        for target, name, value in patches:
+            patcher = mock.patch.object(target, name, value)
             patcher.start()
             self.addCleanup(patcher.stop)
         super().setUp()
@@ -41,6 +51,12 @@ class CatalogUnderTest:
     def set_policy(self):
         """No policy file: the DB API does not read policies (glance's
         version copies one from a path relative to glance's source tree)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_enforcer():
+    """One glance policy Enforcer (default rules) for every context."""
+    return glance_policy.Enforcer()
 
 
 GLANCE_CLASSES = (
