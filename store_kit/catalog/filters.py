@@ -184,7 +184,7 @@ def _time_filter(name, value):
         if isinstance(item, str):
             op, item = split_operator(name, item, tuple(TIME_OPERATORS))
         clauses.append(getattr(col, TIME_OPERATORS[op])(parse_time(name, item)))
-    return sa.and_(*clauses)
+    return sa.and_(sa.true(), *clauses)
 
 
 def _range_bound(name, value):

@@ -43,6 +43,16 @@ class Identifier(sa.types.TypeDecorator):
         return dialect.type_descriptor(sa.String(self.impl.length))
 
 
+class ExactText(Identifier):
+    """Free text that compares exactly on every engine: image names, formats,
+    hashes, property names and values, tags. MySQL/MariaDB's default
+    collations fold case and accents and weigh every character outside the
+    Basic Multilingual Plane (emoji) alike, so ``'💥'`` would equal ``'😀'``
+    in filters and unique keys there only."""
+
+    cache_ok = True
+
+
 IMAGE_STATUSES = ('queued', 'saving', 'uploading', 'importing', 'active',
                   'deactivated', 'killed', 'pending_delete', 'deleted')
 VISIBILITIES = ('private', 'shared', 'public', 'community')
@@ -57,17 +67,17 @@ PROPERTY_VALUE_MAX = 255
 images = sa.Table(
     'images', metadata,
     sa.Column('id', Identifier(36), primary_key=True),
-    sa.Column('name', sa.String(255)),
+    sa.Column('name', ExactText(255)),
     sa.Column('status', sa.String(30), nullable=False),
     sa.Column('visibility', sa.String(20), nullable=False),
     sa.Column('owner', Identifier(255)),
     sa.Column('size', sa.BigInteger),
     sa.Column('virtual_size', sa.BigInteger),
-    sa.Column('checksum', sa.String(32)),
-    sa.Column('os_hash_algo', sa.String(64)),
-    sa.Column('os_hash_value', sa.String(128)),
-    sa.Column('disk_format', sa.String(20)),
-    sa.Column('container_format', sa.String(20)),
+    sa.Column('checksum', ExactText(32)),
+    sa.Column('os_hash_algo', ExactText(64)),
+    sa.Column('os_hash_value', ExactText(128)),
+    sa.Column('disk_format', ExactText(20)),
+    sa.Column('container_format', ExactText(20)),
     sa.Column('min_disk', sa.Integer, nullable=False),
     sa.Column('min_ram', sa.Integer, nullable=False),
     sa.Column('protected', sa.Boolean, nullable=False),
@@ -99,8 +109,8 @@ properties = sa.Table(
     'properties', metadata,
     sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
     sa.Column('image_id', Identifier(36), sa.ForeignKey('images.id'), nullable=False),
-    sa.Column('name', sa.String(255), nullable=False),
-    sa.Column('value', sa.String(PROPERTY_VALUE_MAX)),
+    sa.Column('name', ExactText(255), nullable=False),
+    sa.Column('value', ExactText(PROPERTY_VALUE_MAX)),
     sa.Column('created_at', Timestamp, nullable=False),
     sa.Column('updated_at', Timestamp, nullable=False),
     sa.Column('deleted_at', Timestamp),
@@ -113,7 +123,7 @@ tags = sa.Table(
     'tags', metadata,
     sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
     sa.Column('image_id', Identifier(36), sa.ForeignKey('images.id'), nullable=False),
-    sa.Column('value', sa.String(255), nullable=False),
+    sa.Column('value', ExactText(255), nullable=False),
     sa.Column('created_at', Timestamp, nullable=False),
     sa.Column('updated_at', Timestamp, nullable=False),
     sa.Column('deleted_at', Timestamp),

@@ -74,7 +74,7 @@ class PropertiesTagsMixin:
             if key not in values:
                 raise exceptions.Invalid('property needs %r' % (key,))
         image_id = checks.image_id(values['image_id'])
-        [(name, value)] = property_items({values['name']: values.get('value')}).items()
+        name, value = property_item(values['name'], values.get('value'))
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
@@ -112,7 +112,7 @@ class PropertiesTagsMixin:
         """
         checks.caller(ctx)
         image_id = checks.image_id(image_id)
-        [(name, value)] = property_items({name: value}).items()
+        name, value = property_item(name, value)
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
@@ -140,7 +140,7 @@ class PropertiesTagsMixin:
         else NotFound. Of concurrent callers exactly one succeeds."""
         checks.caller(ctx)
         image_id = checks.image_id(image_id)
-        [(name, value)] = property_items({name: value}).items()
+        name, value = property_item(name, value)
 
         def fn(conn):
             image = self._mutable_image(conn, ctx, image_id)
@@ -224,6 +224,12 @@ def property_items(props, what='property'):
         checked[name] = checks.text(field, value, max_length=models.PROPERTY_VALUE_MAX,
                                     nullable=True)
     return checked
+
+
+def property_item(name, value):
+    """One checked ``(name, value)`` pair (see :func:`property_items`)."""
+    name = checks.text('property name', name, max_length=255, empty=False)
+    return next(iter(property_items({name: value}).items()))
 
 
 def tag_values(tags, what='tag'):

@@ -158,6 +158,17 @@ CALLS = {
         status=a['odd2']),
     'user_get_storage_usage': lambda db, w, a: db.user_get_storage_usage(
         a['ctx'], a['text'], image_id=_resolve(w, a['id'])),
+    'user_get_staging_usage': lambda db, w, a: db.user_get_staging_usage(a['ctx'], a['odd']),
+    'user_get_image_count': lambda db, w, a: db.user_get_image_count(a['ctx'], a['text']),
+    'user_get_uploading_count': lambda db, w, a: db.user_get_uploading_count(
+        a['ctx'], a['odd']),
+    'image_set_property_atomic': lambda db, w, a: db.image_set_property_atomic(
+        a['ctx'], _resolve(w, a['id']), a['text'], a['odd']),
+    'image_delete_property_atomic': lambda db, w, a: db.image_delete_property_atomic(
+        a['ctx'], _resolve(w, a['id']), a['odd'], a['text']),
+    'image_update_atomic_props': lambda db, w, a: db.image_update(
+        a['ctx'], _resolve(w, a['id']), a['image'], purge_props=a['flag'],
+        atomic_props=a['odd']),
     'location_references': lambda db, w, a: db.location_references(
         [a['text']], exclude_ids=[a['int']]),
     'referenced_keys': lambda db, w, a: db.referenced_keys([a['text'], a['text']]),
