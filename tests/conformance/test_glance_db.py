@@ -8,6 +8,8 @@ reasons: ``expected.py`` and doc/catalog.md.
 """
 
 import functools
+import os
+import re
 import types
 from unittest import mock
 
@@ -91,3 +93,21 @@ def test_expected_failures_name_real_tests():
     listed = {key.split('[')[0] for key in expected.EXPECTED}
     assert listed - known == set()
     assert set(expected.EXPECTED.values()) <= set(expected.REASONS)
+
+
+def _doc_rows(first_cell):
+    """``{first cell: second cell}`` of doc/catalog.md table rows whose first
+    cell is a backquoted name matching ``first_cell`` (a regex)."""
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'doc', 'catalog.md')
+    with open(path, encoding='utf-8') as f:
+        text = f.read().split("## Conformance with glance's DB tests", 1)[1]
+    rows = re.findall(r'^\| `(%s)` \| (.*) \|$' % first_cell, text, re.MULTILINE)
+    return dict(rows)
+
+
+def test_doc_lists_the_expected_failures():
+    """doc/catalog.md lists every expected failure once, with its reason, and
+    states each reason with expected.py's text."""
+    tests = _doc_rows(r'Test\w+::test_\w+(?:\[\w+\])?')
+    assert {t: k.strip('`') for t, k in tests.items()} == expected.EXPECTED
+    assert _doc_rows(r'[a-z0-9-]+') == expected.REASONS
