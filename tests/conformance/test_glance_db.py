@@ -8,6 +8,7 @@ reasons: ``expected.py`` and doc/catalog.md.
 """
 
 import functools
+import logging
 import os
 import re
 import types
@@ -15,13 +16,32 @@ from unittest import mock
 
 import pytest
 
-from glance.api import policy as glance_policy
-from glance import context as glance_context
-from glance.tests.functional.db import test_sqlalchemy as glance_sqlalchemy
-
 from tests.catalog import databases
 from tests.conformance import adapter, expected
 from tests.conformance.conftest import reset
+
+
+def _import_glance_tests():
+    """Import glance's DB test module, undoing what importing
+    ``glance.tests`` does to the whole process: a DEBUG root logger writing
+    to ``run_tests.log`` in the current directory."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    log_existed = os.path.exists('run_tests.log')
+    from glance.tests.functional.db import test_sqlalchemy
+    for handler in set(root.handlers) - set(handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    if not log_existed and os.path.exists('run_tests.log'):
+        os.remove('run_tests.log')
+    return test_sqlalchemy
+
+
+glance_sqlalchemy = _import_glance_tests()
+
+from glance.api import policy as glance_policy  # noqa: E402 (after the clean-up)
+from glance import context as glance_context  # noqa: E402
 
 
 @pytest.mark.usefixtures('glance_catalog')
