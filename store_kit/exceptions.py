@@ -143,6 +143,10 @@ class InvalidFilterOperator(Invalid):
     """A filter operator that is unknown or not accepted by that filter."""
 
 
+class InvalidFilterValue(Invalid):
+    """A filter value that cannot be parsed: malformed in: list, bad time."""
+
+
 class DependencyCycle(Invalid):
     """The dependency would create a cycle."""
 

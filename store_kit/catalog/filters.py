@@ -57,8 +57,8 @@ def parse_time(name, value):
         try:
             ts = datetime.datetime.fromisoformat(text.strip().replace('Z', '+00:00'))
         except ValueError:
-            raise exceptions.Invalid('filter %s: %s is not an ISO 8601 time'
-                                     % (name, checks.shown(value))) from None
+            raise exceptions.InvalidFilterValue('filter %s: %s is not an ISO 8601 time'
+                                                % (name, checks.shown(value))) from None
     return checks.timestamp('filter %s' % name, ts)
 
 
@@ -108,48 +108,40 @@ def split_operator(name, value, accepted):
 
 
 def split_list(name, text):
-    """The values of an ``in:`` list: comma-separated, each optionally in
-    double quotes (then it may hold commas); a backslash takes the next
-    character as it is. A quote must open a value and close it; a trailing
-    comma is ignored; an empty list is refused (Invalid naming the filter)."""
-    found, chars, quoted, closed, i = [], [], False, False, 0
+    """The values of an ``in:`` list, as glance's API splits them.
 
+    Values are separated by commas; a value in double quotes may hold
+    commas. A quote preceded by a backslash is an ordinary character, and
+    the backslash stays in the value (glance does not unescape). An opening
+    quote must start a value, a closing one end it, and every quote must be
+    closed; a trailing comma is ignored; an empty list is refused. Each
+    refusal is InvalidFilterValue naming the filter and the value.
+    """
     def bad(why):
-        return exceptions.Invalid('filter %s: malformed in: list %s (%s)'
-                                  % (name, checks.shown('in:' + text), why))
-    while i < len(text):
-        c = text[i]
-        if c == '\\':
-            if i + 1 == len(text):
-                raise bad('a backslash ends it')
-            if closed:
+        return exceptions.InvalidFilterValue('filter %s: malformed in: list %s (%s)'
+                                             % (name, checks.shown('in:' + text), why))
+    if not text:
+        raise bad('no value')
+    found, i, n = [], 0, len(text)
+    while i < n:
+        if text[i] == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == '\\' else 1
+            if j >= n:
+                raise bad('a quotation mark is not closed')
+            if j + 1 < n and text[j + 1] != ',':
                 raise bad('no comma after a closing quotation mark')
-            chars.append(text[i + 1])
-            i += 2
+            found.append(text[i + 1:j])
+            i = j + 2
             continue
-        if quoted:
-            if c == '"':
-                quoted, closed = False, True
-            else:
-                chars.append(c)
-        elif c == ',':
-            found.append(''.join(chars))
-            chars, closed = [], False
-        elif c == '"':
-            if chars or closed:
-                raise bad('no comma before an opening quotation mark')
-            quoted = True
-        elif closed:
-            raise bad('no comma after a closing quotation mark')
-        else:
-            chars.append(c)
-        i += 1
-    if quoted:
-        raise bad('a quotation mark is not closed')
-    if chars or closed or (text and not text.endswith(',')):
-        found.append(''.join(chars))
-    if not found:
-        raise exceptions.Invalid('filter %s: in: needs at least one value' % (name,))
+        end = text.find(',', i)
+        end = n if end < 0 else end
+        item = text[i:end]
+        if any(c == '"' and item[k - 1] != '\\' for k, c in enumerate(item) if k):
+            raise bad('no comma before an opening quotation mark')
+        found.append(item)
+        i = end + 1
     return found
 
 
