@@ -28,6 +28,7 @@ EXCEPTIONS = {
     exceptions.InvalidSortDir: glance_exc.InvalidSortDir,
     exceptions.InvalidFilterRange: glance_exc.InvalidFilterRangeValue,
     exceptions.InvalidFilterOperator: glance_exc.InvalidFilterOperatorValue,
+    exceptions.InvalidFilterValue: glance_exc.InvalidParameterValue,
     exceptions.Conflict: glance_exc.Conflict,
 }
 

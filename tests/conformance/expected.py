@@ -50,12 +50,6 @@ REASONS = {
     'four-byte-utf8':
         '4-byte UTF-8 (emoji) is accepted in every text value on every engine (see "Text '
         'compares exactly"; glance refuses it)',
-    'in-list-backslash':
-        'in an `in:` list a backslash takes the next character and is dropped (glance keeps '
-        'it in the value)',
-    'malformed-in-list':
-        'a malformed `in:` list is a plain `Invalid` naming it (glance raises its subclass '
-        '`InvalidParameterValue`)',
     'tags-of-missing-image':
         '`image_tag_get_all` of a missing or invisible image is `ImageNotFound`, like every '
         'by-id method (glance returns `[]`)',
@@ -158,12 +152,6 @@ _BY_REASON = {
         'TestSqlAlchemyDriver::test_image_update_bad_name',
         'TestSqlAlchemyDriver::test_image_update_bad_property',
         'TestSqlAlchemyDriver::test_update_locations_direct',
-    ],
-    'in-list-backslash': [
-        'TestSqlAlchemyDriver::test_image_get_all_with_quotes',
-    ],
-    'malformed-in-list': [
-        'TestSqlAlchemyDriver::test_image_get_all_with_invalid_quotes',
     ],
     'tags-of-missing-image': [
         'TestSqlAlchemyDriver::test_image_tag_get_all_non_existent_image',
