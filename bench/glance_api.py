@@ -22,7 +22,6 @@ operation.
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -235,11 +234,8 @@ def run_in(work):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix='bench-glance-api-')
-    try:
+    with tempfile.TemporaryDirectory(prefix='bench-glance-api-') as work:
         run_in(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':

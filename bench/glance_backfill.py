@@ -29,7 +29,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import shutil
 import resource
 import subprocess
 import sys
@@ -220,11 +219,8 @@ def run_in(work):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix='bench-glance-backfill-')
-    try:
+    with tempfile.TemporaryDirectory(prefix='bench-glance-backfill-') as work:
         run_in(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,6 @@ case (a table for ``doc/glance.md``).
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,11 +118,8 @@ def run_all(work):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix='glance-get-backfill-')
-    try:
+    with tempfile.TemporaryDirectory(prefix='glance-get-backfill-') as work:
         run_all(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -250,11 +249,8 @@ def run_in(work):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix='bench-glance-import-')
-    try:
+    with tempfile.TemporaryDirectory(prefix='bench-glance-import-') as work:
         run_in(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':
