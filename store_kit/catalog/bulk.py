@@ -34,6 +34,39 @@ _IN_CHUNK = 5000
 _SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
 
 
+def ids_by_store(updates):
+    """``{store: [location ids, sorted]}`` of ``[(location_id, store), ...]``;
+    a store name outside the registry's name pattern is Invalid (names are
+    rendered into SQL)."""
+    by_store = collections.defaultdict(list)
+    for loc_id, name in updates:
+        if not isinstance(name, str) or not _SAFE_NAME.match(name):
+            raise exceptions.Invalid('bad store name %r' % (name,))
+        by_store[name].append(int(loc_id))
+    for ids in by_store.values():
+        ids.sort()
+    return by_store
+
+
+def update_by_store(conn, update, by_store):
+    """Run ``update % store-literal`` (an ``UPDATE ... SET ...`` whose
+    ``%s`` takes the quoted store name) for each store of *by_store* (from
+    :func:`ids_by_store`) and chunk of its ids; returns the rows written.
+
+    Ids are integers and names checked, so both are rendered inline, which
+    spares the per-parameter cost of long IN lists; the ``BETWEEN`` keeps
+    every planner on the primary key, even before statistics exist.
+    """
+    written = 0
+    for name, ids in by_store.items():
+        head = update % ("'%s'" % name)
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i:i + _IN_CHUNK]
+            written += conn.exec_driver_sql('%s WHERE id BETWEEN %d AND %d AND id IN (%s)' % (
+                head, chunk[0], chunk[-1], ','.join(map(str, chunk)))).rowcount
+    return written
+
+
 class BulkMixin:
     """Whole-table location methods of :class:`store_kit.catalog.Catalog`."""
 
@@ -57,34 +90,21 @@ class BulkMixin:
     def set_location_stores(self, updates):
         """Write ``metadata['store']`` for ``[(location_id, store), ...]``.
 
-        One transaction, one ``UPDATE`` per store.  Ids are integers and
-        store names match the registry's name pattern (checked), so both
-        are rendered into the statement, which spares the per-parameter
-        cost of huge IN lists.  Returns the number of updates.
+        One transaction, one ``UPDATE`` per store and chunk of ids
+        (:func:`update_by_store`).  Returns the number of updates.
         """
-        by_store = collections.defaultdict(list)
-        for loc_id, name in updates:
-            if not isinstance(name, str) or not _SAFE_NAME.match(name):
-                raise exceptions.Invalid('bad store name %r' % (name,))
-            by_store[name].append(int(loc_id))
+        by_store = ids_by_store(updates)
         if not by_store:
             return 0
-        set_store = SET_STORE_SQL[self._sql_dialect]
+        update = 'UPDATE locations SET meta_data = %s' % SET_STORE_SQL[
+            self._sql_dialect].replace(':store', '%s')
 
         def fn(conn):
             if self.dialect == 'postgresql':
                 # a batch lost in a crash stays legacy for the next
                 # (idempotent) run: no need to wait for the WAL flush
                 conn.exec_driver_sql('SET LOCAL synchronous_commit = off')
-            for name, ids in by_store.items():
-                ids.sort()
-                for i in range(0, len(ids), _IN_CHUNK):
-                    chunk = ids[i:i + _IN_CHUNK]
-                    # The BETWEEN lets every planner walk the primary key.
-                    conn.exec_driver_sql(
-                        'UPDATE locations SET meta_data = %s WHERE id BETWEEN %d AND %d '
-                        'AND id IN (%s)' % (set_store.replace(':store', "'%s'" % name),
-                                            chunk[0], chunk[-1], ','.join(map(str, chunk))))
+            update_by_store(conn, update, by_store)
         self._run(fn, write=True, what='location store names')
         return sum(len(ids) for ids in by_store.values())
 

@@ -11,11 +11,11 @@ anything is read.
 import collections
 import datetime
 import importlib.util
-import re
 
 import sqlalchemy as sa
 
 from store_kit import exceptions
+from store_kit.catalog import bulk
 
 #: glance's alembic revisions (Liberty to 2024.1, the newest as of glance 33)
 #: whose ``images`` and ``image_locations`` columns this module reads.
@@ -43,8 +43,6 @@ _SET_STORE = {
                   "'{store}', to_jsonb(CAST(:store AS text))) AS text)",
     'mysql': "JSON_SET(coalesce(nullif(meta_data, ''), '{}'), '$.store', :store)",
 }
-_IN_CHUNK = 5000
-_SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
 
 #: One row of a scan: ``meta`` is the raw JSON text; ``image_size`` the
 #: image's recorded size (or None).
@@ -197,37 +195,20 @@ class GlanceDatabase:
         """Write ``meta_data['store']`` for ``[(location_id, store), ...]``
         (other keys kept, ``updated_at`` set): one transaction, one UPDATE
         per store and chunk of ids.  Returns how many rows were written."""
-        by_store = collections.defaultdict(list)
-        for loc_id, name in updates:
-            if not isinstance(name, str) or not _SAFE_NAME.match(name):
-                raise exceptions.Invalid('bad store name %r' % (name,))
-            by_store[name].append(int(loc_id))
+        by_store = bulk.ids_by_store(updates)
         if not by_store:
             return 0
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        now = now.isoformat(sep=' ', timespec='microseconds')
-        set_store = _SET_STORE[self.dialect]
+        update = "UPDATE image_locations SET meta_data = %s, updated_at = '%s'" % (
+            _SET_STORE[self.dialect].replace(':store', '%s'),
+            now.isoformat(sep=' ', timespec='microseconds'))
 
         def fn(conn):
-            written = 0
             if self.dialect == 'postgresql':
                 # A commit lost in a crash leaves its rows legacy, for the
                 # next (idempotent) run: no need to wait for the WAL flush.
                 conn.exec_driver_sql('SET LOCAL synchronous_commit = off')
-            for name, ids in by_store.items():
-                ids.sort()
-                expr = set_store.replace(':store', "'%s'" % name)
-                for i in range(0, len(ids), _IN_CHUNK):
-                    chunk = ids[i:i + _IN_CHUNK]
-                    # ids are integers and names checked: rendered inline,
-                    # which spares the per-parameter cost of long IN lists;
-                    # the BETWEEN keeps every planner on the primary key.
-                    result = conn.exec_driver_sql(
-                        "UPDATE image_locations SET meta_data = %s, updated_at = '%s' "
-                        'WHERE id BETWEEN %d AND %d AND id IN (%s)'
-                        % (expr, now, chunk[0], chunk[-1], ','.join(map(str, chunk))))
-                    written += result.rowcount
-            return written
+            return bulk.update_by_store(conn, update, by_store)
         return self._run(fn, write=True, what='location store names')
 
     def dispose(self):
