@@ -3,6 +3,7 @@ the jobs of ``backfill`` and ``check`` on glance's own database
 (``[database] connection``), with the stores of the same file, and the copy
 of glance's catalog into a store_kit one."""
 
+import contextlib
 import json
 
 from oslo_config import cfg
@@ -19,30 +20,33 @@ DATABASE_OPTS = [
 ]
 
 
-def glance_database(env):
-    """glance's database named by the configuration, its schema checked."""
+@contextlib.contextmanager
+def glance_database(env, check_schema=None):
+    """glance's database named by the configuration, its schema checked
+    (by *check_schema*, else the database's own check), disposed after."""
     from store_kit.glance.database import GlanceDatabase
     env.conf.register_opts(DATABASE_OPTS, group='database')
-    return GlanceDatabase(env.conf.database.connection)
+    gdb = GlanceDatabase(env.conf.database.connection)
+    try:
+        (check_schema or GlanceDatabase.check_schema)(gdb)
+        yield gdb
+    finally:
+        gdb.dispose()
 
 
 def cmd_backfill(env, args):
     from store_kit.glance import backfill
     registry = env.registry
-    gdb = glance_database(env)
-    try:
-        gdb.check_schema()
-        with progress_bar(gdb.count_locations(), 'glance backfill', unit='loc') as bar:
-            def progress(n, report):
-                bar.update(n)
-                bar.set_postfix(resolved=report.resolved, unresolved=report.unresolved,
-                                refresh=False)
-            report = backfill.run(
-                gdb, registry, glance_stores=config_mod.enabled_backends(env.conf),
-                fix_wrong=args.fix_wrong, dry_run=args.dry_run, batch_size=args.batch_size,
-                progress=progress, max_listed=args.max_listed)
-    finally:
-        gdb.dispose()
+    with glance_database(env) as gdb, \
+            progress_bar(gdb.count_locations(), 'glance backfill', unit='loc') as bar:
+        def progress(n, report):
+            bar.update(n)
+            bar.set_postfix(resolved=report.resolved, unresolved=report.unresolved,
+                            refresh=False)
+        report = backfill.run(
+            gdb, registry, glance_stores=config_mod.enabled_backends(env.conf),
+            fix_wrong=args.fix_wrong, dry_run=args.dry_run, batch_size=args.batch_size,
+            progress=progress, max_listed=args.max_listed)
     if args.format == 'json':
         print(json.dumps(report.as_dict(dry_run=args.dry_run), indent=2))
     else:
@@ -54,16 +58,12 @@ def cmd_backfill(env, args):
 def cmd_check(env, args):
     from store_kit.glance import check
     registry = env.registry
-    gdb = glance_database(env)
-    try:
-        gdb.check_schema()
-        with progress_bar(gdb.count_locations(), 'glance check', unit='loc') as bar:
-            def progress(n, report):
-                bar.update(n)
-                bar.set_postfix(findings=len(report.findings), refresh=False)
-            report = check.run(gdb, registry, stores=args.store, progress=progress)
-    finally:
-        gdb.dispose()
+    with glance_database(env) as gdb, \
+            progress_bar(gdb.count_locations(), 'glance check', unit='loc') as bar:
+        def progress(n, report):
+            bar.update(n)
+            bar.set_postfix(findings=len(report.findings), refresh=False)
+        report = check.run(gdb, registry, stores=args.store, progress=progress)
     emit_check_report(args, report)
     return 0 if report.clean else 1
 
@@ -104,24 +104,19 @@ def import_target(url, dry_run):
 def cmd_import(env, args):
     from store_kit.glance import importer
     registry = env.registry
-    gdb = glance_database(env)
-    db = None
-    try:
-        importer.check_schema(gdb)
+    with glance_database(env, importer.check_schema) as gdb:
         db = import_target(args.to, args.dry_run)
-        total = importer.count_images(gdb)
-        with progress_bar(total, 'glance import', unit='img') as bar:
-            def progress(n, report):
-                bar.update(n)
-                bar.set_postfix(refused=report.counts['images']['refused'],
-                                unresolved=report.unresolved, refresh=False)
-            report = importer.run(
-                gdb, registry, db, glance_stores=config_mod.enabled_backends(env.conf),
-                include_deleted=args.include_deleted, dry_run=args.dry_run,
-                batch_size=args.batch_size, progress=progress, max_listed=args.max_listed)
-    finally:
-        gdb.dispose()
-        if db is not None:
+        try:
+            with progress_bar(importer.count_images(gdb), 'glance import', unit='img') as bar:
+                def progress(n, report):
+                    bar.update(n)
+                    bar.set_postfix(refused=report.counts['images']['refused'],
+                                    unresolved=report.unresolved, refresh=False)
+                report = importer.run(
+                    gdb, registry, db, glance_stores=config_mod.enabled_backends(env.conf),
+                    include_deleted=args.include_deleted, dry_run=args.dry_run,
+                    batch_size=args.batch_size, progress=progress, max_listed=args.max_listed)
+        finally:
             db.dispose()
     options = {'dry_run': args.dry_run, 'include_deleted': args.include_deleted}
     if args.format == 'json':
