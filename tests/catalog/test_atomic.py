@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from store_kit import exceptions
+from store_kit.context import RequestContext
 from store_kit.catalog import models
 from tests.catalog.concurrency import N, in_threads
 from tests.catalog.helpers import count_rows
@@ -151,3 +152,15 @@ def test_property_delete_returns_the_deleted_row(db, p1, image):
             models.properties.c.name == 'ping')).scalar() == 0
     with pytest.raises(exceptions.NotFound, match='ping'):
         db.image_property_delete(p1, 'ping', image['id'])
+
+
+@pytest.mark.parametrize('project', ['P1', 'p1 ', 'p\u0131'])
+def test_a_project_named_like_the_owner_is_another_project(db, p1, image, project):
+    """Case, a trailing space or a dotless i: not the owner, on every engine."""
+    other = RequestContext(project_id=project)
+    db.image_set_property_atomic(p1, image['id'], 'lock', 'mine')
+    with pytest.raises(exceptions.ImageNotFound):
+        db.image_set_property_atomic(other, image['id'], 'k', 'v')
+    with pytest.raises(exceptions.ImageNotFound):
+        db.image_delete_property_atomic(other, image['id'], 'lock', 'mine')
+    assert db.image_get(p1, image['id'])['properties'].get('lock') == 'mine'

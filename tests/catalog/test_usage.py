@@ -95,3 +95,10 @@ def test_rights_and_empty_owners(db, fleet, method, admin, p2):
     assert getattr(db, method)(admin, 'o1') == getattr(db, method)(RequestContext('o1'), 'o1')
     with pytest.raises(exceptions.Invalid, match='owner'):
         getattr(db, method)(admin, None)
+
+
+@pytest.mark.parametrize('project', ['O1', 'o1 ', 'ó1'])
+def test_a_project_named_like_the_owner_may_not_read_its_usage(db, fleet, project):
+    with pytest.raises(exceptions.Forbidden):
+        db.user_get_storage_usage(RequestContext(project), 'o1')
+    assert db.user_get_image_count(RequestContext(project), project) == 0
